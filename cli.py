@@ -1,0 +1,253 @@
+"""The ``promosim`` command line: parse, call one function, print.
+
+Every command is a thin call into a module that tests can call directly. Heavy
+libraries are imported inside the command that needs them, so that
+``promosim --help`` answers at once. Human output goes to stdout as rich
+tables (or JSON with ``--json``); progress and diagnostics go to stderr.
+Bad input exits with code 2 and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sim.errors import EXIT_BAD_INPUT, InputError
+
+app = typer.Typer(
+    name="promosim",
+    help="Reinforcement-learning pricing and promotion simulator built from your transaction log.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def reports_input_errors(command: Command) -> Command:
+    """Turn :class:`InputError` into one line on stderr and exit code 2; Ctrl-C into exit 130."""
+
+    @functools.wraps(command)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except InputError as error:
+            stderr.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except KeyboardInterrupt:
+            stderr.print("interrupted", highlight=False)
+            raise typer.Exit(130) from None
+
+    return guarded  # type: ignore[return-value]
+
+
+def emit_json(payload: Any) -> None:
+    """Machine-readable output: JSON on stdout, nothing else."""
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+# --- options shared by every command that reads a transaction log ----------------------
+
+CustomerCol = Annotated[
+    str | None, typer.Option("--customer-col", help="Column with the customer id (auto-detected).")
+]
+DateCol = Annotated[
+    str | None,
+    typer.Option("--date-col", help="Column with the date or timestamp (auto-detected)."),
+]
+QuantityCol = Annotated[
+    str | None, typer.Option("--quantity-col", help="Column with units bought (auto-detected).")
+]
+PriceCol = Annotated[
+    str | None, typer.Option("--price-col", help="Column with the unit price paid.")
+]
+AmountCol = Annotated[
+    str | None, typer.Option("--amount-col", help="Column with the line amount (if no unit price).")
+]
+ProductCol = Annotated[
+    str | None, typer.Option("--product-col", help="Column with the product id (optional).")
+]
+PromoCol = Annotated[
+    str | None, typer.Option("--promo-col", help="Column with a promotion flag (optional).")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+Seed = Annotated[
+    int, typer.Option("--seed", min=0, help="Random seed; the same seed gives the same result.")
+]
+
+
+def _column_mapping(**columns: str | None) -> Any:
+    from sim.data import ColumnMapping
+
+    return ColumnMapping(**columns)
+
+
+def _parse_day(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    for layout in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            return datetime.strptime(value, layout)
+        except ValueError:
+            continue
+    raise InputError(f"{option} '{value}' is not a date (expected YYYY-MM-DD or YYYYMMDD)")
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+@app.command()
+@reports_input_errors
+def synth(
+    out: Annotated[Path, typer.Option("--out", help="Log to write: .csv, .tsv or .parquet.")],
+    customers: Annotated[int, typer.Option(help="Number of customers.")] = 4_000,
+    periods: Annotated[int, typer.Option(help="Number of weeks.")] = 104,
+    products: Annotated[int, typer.Option(help="Number of products.")] = 20,
+    seed: Seed = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Generate a transaction log from a synthetic market with known truth.
+
+    Writes the log to OUT and the planted truth (market parameters, each customer's
+    segment) to OUT's stem + .truth.json beside it.
+    """
+    from sim.synth import SynthSpec, synthesize
+
+    spec = SynthSpec(customers=customers, periods=periods, products=products, seed=seed)
+    with stderr.status(f"generating {customers:,} customers x {periods} weeks ..."):
+        result = synthesize(spec, out)
+    summary = {
+        "log": str(result.log_path),
+        "truth": str(result.truth_path),
+        "rows": result.rows,
+        "customers": result.customers,
+        "planted_segments": result.segment_counts,
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    stdout.print(
+        f"wrote {result.rows:,} transaction lines for {result.customers:,} customers to "
+        f"[bold]{result.log_path}[/]\nplanted truth in [bold]{result.truth_path}[/]"
+    )
+    table = Table(title="planted segments")
+    table.add_column("segment")
+    table.add_column("customers", justify="right")
+    for name, count in result.segment_counts.items():
+        table.add_row(name, f"{count:,}")
+    stdout.print(table)
+
+
+@app.command()
+@reports_input_errors
+def profile(
+    log: Annotated[
+        Path, typer.Argument(help="Transaction log: CSV, TSV, whitespace text or Parquet.")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for customers.parquet and segments.parquet.")
+    ],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Reference date for recency (default: the day after the last purchase)."
+        ),
+    ] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", help="Number of clusters (default: chosen by silhouette).")
+    ] = None,
+    seed: Seed = 0,
+    as_json: JsonFlag = False,
+    customer_col: CustomerCol = None,
+    date_col: DateCol = None,
+    quantity_col: QuantityCol = None,
+    price_col: PriceCol = None,
+    amount_col: AmountCol = None,
+    product_col: ProductCol = None,
+    promo_col: PromoCol = None,
+) -> None:
+    """Score customers by recency, frequency and monetary value, and cluster them into segments."""
+    from sim.data import read_transaction_log
+    from sim.segments import build_profile, profile_summary, write_profile
+
+    columns = _column_mapping(
+        customer=customer_col, date=date_col, quantity=quantity_col, price=price_col,
+        amount=amount_col, product=product_col, promo=promo_col,
+    )  # fmt: skip
+    reference_day = _parse_day(as_of, "--as-of")
+    with stderr.status(f"reading {log} ..."):
+        transactions = read_transaction_log(log, columns)
+    with stderr.status(f"profiling {transactions.n_rows:,} lines ..."):
+        result = build_profile(transactions, as_of=reference_day, k=k, seed=seed)
+        written = write_profile(result, out)
+    summary = profile_summary(result)
+    if as_json:
+        emit_json(summary)
+        return
+    render_profile(summary)
+    stdout.print("wrote " + ", ".join(str(path) for path in written))
+
+
+def render_profile(summary: dict[str, Any]) -> None:
+    """The segment table a strategist reads: size, RFM means and share of spend per cluster."""
+    title = f"{summary['customers']:,} customers in {summary['k']} segments"
+    table = Table(title=f"{title} (as of {summary['as_of']})")
+    for name, justify in (
+        ("segment", "right"), ("name", "left"), ("customers", "right"), ("share", "right"),
+        ("recency (days)", "right"), ("frequency (days)", "right"), ("monetary / day", "right"),
+        ("spend share", "right"),
+    ):  # fmt: skip
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in summary["segments"]:
+        table.add_row(
+            str(row["segment"]),
+            row["name"],
+            f"{row['customers']:,}",
+            f"{row['share']:.1%}",
+            f"{row['recency_days']:.0f}",
+            f"{row['frequency']:.1f}",
+            f"{row['monetary']:.2f}",
+            f"{row['spend_share']:.1%}",
+        )
+    stdout.print(table)
+    if summary.get("silhouette"):
+        scores = ", ".join(f"k={k}: {v:.3f}" for k, v in summary["silhouette"].items())
+        stderr.print(f"silhouette by k: {scores}", highlight=False)
+
+
+@app.command()
+@reports_input_errors
+def demo(
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for everything the demo writes.")
+    ] = Path("demo-output"),
+    customers: Annotated[int, typer.Option(help="Customers in the synthetic market.")] = 4_000,
+    seed: Seed = 0,
+) -> None:
+    """Run the pipeline end to end on a synthetic market and say what was written where."""
+    from experiments.demo import run_demo
+
+    result = run_demo(out, customers=customers, seed=seed, progress=stderr)
+    render_profile(result.profile_summary)
+    stdout.print(result.describe())
+
+
+def main() -> None:  # pragma: no cover - the console script calls app directly
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
