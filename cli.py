@@ -245,6 +245,43 @@ def demo(
     stdout.print(result.describe())
 
 
+bench_app = typer.Typer(
+    help="Benchmarks behind the README's figures, each read against a reference from the same run.",
+    no_args_is_help=True,
+)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("profile")
+@reports_input_errors
+def bench_profile(
+    lines: Annotated[int, typer.Option(min=1_000, help="Transaction lines.")] = 1_000_000,
+    as_json: JsonFlag = False,
+) -> None:
+    """Profile a synthetic log of LINES lines on one core: seconds and peak memory."""
+    from experiments.bench import bench_profile as measure_profile
+
+    with stderr.status(f"benchmarking profile on about {lines:,} lines ..."):
+        measurement = measure_profile(lines)
+    render_measurements([measurement.as_dict()], as_json)
+
+
+def render_measurements(rows: list[dict[str, Any]], as_json: bool) -> None:
+    """Benchmark figures as a table (or JSON): each with its same-run reference."""
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table(title="benchmarks (one core; ratios to a reference from the same run)")
+    for column in ("figure", "seconds", "peak MB", "reference", "ref. seconds", "time ratio"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["name"], f"{row['seconds']:.2f}", f"{row['peak_mb']:.0f}", row["reference"],
+            f"{row['reference_seconds']:.2f}", f"{row['time_ratio']:.2f}x",
+        )  # fmt: skip
+    stdout.print(table)
+
+
 def main() -> None:  # pragma: no cover - the console script calls app directly
     app()
 
