@@ -326,7 +326,7 @@ def _parse_text(path: Path, data: bytes, text: str, separator: str | None) -> pd
     if separator is not None:
         try:
             return pd.read_csv(io.BytesIO(data), sep=separator, engine="pyarrow", **options)
-        except Exception:  # noqa: S110 - retried below with the C engine, which explains errors
+        except Exception:  # retried below with the C engine, which explains its errors
             pass
     try:
         with warnings.catch_warnings():
@@ -381,7 +381,8 @@ def _checked_shape(path: Path, frame: pd.DataFrame, header: str | None = None) -
     if duplicates:
         raise InputError(f"{name}: column name {_show(duplicates[0])} appears more than once")
     if frame.empty:
-        raise InputError(f"{name}: has a header line but no data rows")
+        found = "a header line" if header is not None else "columns"
+        raise InputError(f"{name}: has {found} but no data rows")
     frame.columns = names
     return frame
 
