@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -204,19 +205,20 @@ def profile(
 def render_profile(summary: dict[str, Any]) -> None:
     """The segment table a strategist reads: size, RFM means and share of spend per cluster."""
     title = f"{summary['customers']:,} customers in {summary['k']} segments"
-    table = Table(title=f"{title} (as of {summary['as_of']})")
-    for name, justify in (
-        ("segment", "right"), ("name", "left"), ("customers", "right"), ("share", "right"),
-        ("recency (days)", "right"), ("frequency (days)", "right"), ("monetary / day", "right"),
-        ("spend share", "right"),
-    ):  # fmt: skip
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table = Table(
+        title=f"{title} (as of {summary['as_of']})",
+        caption="recency: days since last purchase; freq: purchase days; spend/day: mean spend "
+        "per purchase day; of spend: share of all spend",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("segment", no_wrap=True)
+    for header in ("customers", "recency", "freq", "spend/day", "of spend"):
+        table.add_column(header, justify="right", no_wrap=True)
     for row in summary["segments"]:
         table.add_row(
-            str(row["segment"]),
-            row["name"],
-            f"{row['customers']:,}",
-            f"{row['share']:.1%}",
+            f"{row['segment']} {row['name']}",
+            f"{row['customers']:,} ({row['share']:.0%})",
             f"{row['recency_days']:.0f}",
             f"{row['frequency']:.1f}",
             f"{row['monetary']:.2f}",

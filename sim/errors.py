@@ -28,7 +28,7 @@ def closest_name(name: str, candidates: Iterable[str]) -> str | None:
     """The candidate most similar to ``name`` (case-insensitive), or None if none is close."""
     candidates = list(candidates)
     lowered = {c.lower(): c for c in candidates}
-    match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.5)
     return lowered[match[0]] if match else None
 
 

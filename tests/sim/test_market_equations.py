@@ -62,7 +62,8 @@ def test_demand_never_rises_with_own_price(low, high):
     low, high = min(low, high), max(low, high)
     list_price = np.array([2.0, 5.0, 10.0, 20.0])
     common = dict(
-        list_price=list_price, reference_price=np.broadcast_to(list_price, (N_SEGMENTS, N_PRODUCTS)),
+        list_price=list_price,
+        reference_price=np.broadcast_to(list_price, (N_SEGMENTS, N_PRODUCTS)),
         promoted=np.zeros(N_SEGMENTS, dtype=bool), ad_saturation=np.zeros(N_SEGMENTS),
         affinity=np.ones((N_SEGMENTS, N_PRODUCTS)), competitor_price=list_price, season=0.0,
         pantry=np.zeros((N_SEGMENTS, N_PRODUCTS)),
