@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_profile.py
+	$(BIN)/promosim bench profile
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
