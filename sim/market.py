@@ -1,0 +1,358 @@
+"""The market core: one period of demand, sales and profit for M markets at once.
+
+Pure numpy over arrays with a leading *market* axis M (batched Monte Carlo),
+then segments S and products J. The demand equation and the state transitions
+are those of :mod:`sim.market_equations`; this module adds what turns them into
+a simulator: random sales, active customers, a competitor process, inventory,
+profit accounting, and switches that turn each effect on or off.
+
+One period, in order:
+
+1. adstock ``A <- lambda A + a`` takes this period's ad spend;
+2. expected units ``mu = N exp(alpha + index)`` with the current reference
+   price, pantry and competitor price;
+3. units sold ``~ NegBin(mean mu, size r)`` (Poisson when ``r`` is None), capped
+   by inventory where it is modelled (shared pro rata between segments);
+4. profit ``sum (P - c) units - ad spend - promotion fixed costs``;
+5. the state moves on: reference price ``R <- omega R + (1 - omega) P``; pantry
+   ``S <- rho S + excess`` (expected units above baseline, in baseline periods,
+   as in :mod:`sim.synth`, so that pantry moves with the action, not the noise); active
+   customers lapse (binomial, rate ``churn``) and lapsed ones return (rate raised
+   by advertising); the competitor's log price ratio follows an AR(1) plus
+   scripted shocks; inventory falls by the units sold and is filled up to
+   capacity every ``replenishment_interval`` periods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sim import market_equations as eq
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Effects:
+    """Which dynamic effects are on. All off makes the market a stationary bandit.
+
+    An effect that is off freezes its state at the start value: reference price
+    equals the price paid, no adstock carry-over (ads act in their own period only),
+    empty pantry, no churn, the competitor's price stays at our list price (so
+    ``kappa`` still prices us against it), no seasonality, unlimited stock.
+    """
+
+    reference_price: bool = True
+    pantry: bool = True
+    adstock: bool = True
+    churn: bool = True
+    competitor: bool = True
+    season: bool = True
+    inventory: bool = False
+
+    @classmethod
+    def stationary(cls) -> Effects:
+        """No carry-over of any kind: today's action does not change tomorrow's demand."""
+        return cls(False, False, False, False, False, False, False)
+
+
+@dataclass(frozen=True)
+class CompetitorShock:
+    """A scripted competitor move: log price ratio + ``log_change`` for ``length`` periods."""
+
+    start: int
+    length: int
+    log_change: float
+
+
+@dataclass(frozen=True)
+class MarketParameters:
+    """Everything that defines a market, as arrays. Units as in :mod:`sim.market_equations`.
+
+    :param population: ``(S,)`` customers per segment (active + lapsed).
+    :param season: ``(P,)`` seasonal log multipliers, cycled over periods.
+    :param dispersion: negative binomial size ``r`` (variance ``mu + mu^2 / r``); None = Poisson.
+    :param promotion_fixed_cost: cost per segment and period in which a coupon runs.
+    :param inventory_capacity: ``(J,)`` units on hand after each replenishment (if modelled).
+    :param replenishment_interval: periods between replenishments (order up to capacity).
+    """
+
+    segment_names: tuple[str, ...]
+    product_names: tuple[str, ...]
+    population: FloatArray
+    list_price: FloatArray
+    unit_cost: FloatArray
+    coefficients: eq.DemandCoefficients
+    affinity: FloatArray
+    season: FloatArray
+    reference_smoothing: float = 0.8
+    adstock_decay: float = 0.5
+    hill_exponent: float = 1.5
+    hill_half_saturation: float = 1000.0
+    pantry_decay: float = 0.5
+    churn_rate: FloatArray = field(default_factory=lambda: np.zeros(0))
+    reactivation_rate: FloatArray = field(default_factory=lambda: np.zeros(0))
+    reactivation_ad_boost: FloatArray = field(default_factory=lambda: np.zeros(0))
+    competitor_mean_ratio: FloatArray = field(default_factory=lambda: np.zeros(0))
+    competitor_ar: float = 0.8
+    competitor_noise: float = 0.04
+    competitor_shocks: tuple[CompetitorShock, ...] = ()
+    dispersion: float | None = None
+    promotion_fixed_cost: float = 0.0
+    inventory_capacity: FloatArray | None = None
+    replenishment_interval: int = 1
+    effects: Effects = Effects()
+
+    def __post_init__(self) -> None:
+        n_seg, n_prod = self.coefficients.alpha.shape
+        defaults = {
+            "churn_rate": np.zeros(n_seg),
+            "reactivation_rate": np.zeros(n_seg),
+            "reactivation_ad_boost": np.zeros(n_seg),
+            "competitor_mean_ratio": np.ones(n_prod),
+        }
+        for name, default in defaults.items():
+            if np.asarray(getattr(self, name)).size == 0:
+                object.__setattr__(self, name, default)
+
+    @property
+    def n_segments(self) -> int:
+        return self.coefficients.n_segments
+
+    @property
+    def n_products(self) -> int:
+        return self.coefficients.n_products
+
+    def with_effects(self, effects: Effects) -> MarketParameters:
+        return replace(self, effects=effects)
+
+
+@dataclass
+class MarketState:
+    """The state of M markets at the start of a period. Arrays carry the market axis first."""
+
+    period: int
+    reference_price: FloatArray  # (M, S, J)
+    adstock: FloatArray  # (M, S) currency units
+    pantry: FloatArray  # (M, S, J) baseline periods of stock
+    active: FloatArray  # (M, S) active customers
+    competitor_log_ratio: FloatArray  # (M, J) log(C / p) before shocks
+    inventory: FloatArray  # (M, J) units on hand (inf when not modelled)
+
+    @property
+    def n_markets(self) -> int:
+        return int(self.adstock.shape[0])
+
+
+@dataclass(frozen=True)
+class MarketAction:
+    """What the policy sets for one period, per market.
+
+    :param multiplier: ``(M, J)`` price multipliers on list price.
+    :param discount: ``(M, S)`` coupon discounts in [0, 1).
+    :param ad_spend: ``(M, S)`` ad spend per segment, currency units.
+    """
+
+    multiplier: FloatArray
+    discount: FloatArray
+    ad_spend: FloatArray
+
+    @classmethod
+    def list_price(cls, params: MarketParameters, n_markets: int = 1) -> MarketAction:
+        """Everything at list price, no coupons, no ads: the status quo."""
+        return cls(
+            multiplier=np.ones((n_markets, params.n_products)),
+            discount=np.zeros((n_markets, params.n_segments)),
+            ad_spend=np.zeros((n_markets, params.n_segments)),
+        )
+
+
+@dataclass(frozen=True)
+class PeriodOutcome:
+    """What happened in one period, per market and segment (the ``info`` breakdown)."""
+
+    units: FloatArray  # (M, S, J)
+    expected_units: FloatArray  # (M, S, J)
+    price: FloatArray  # (M, S, J) effective price paid
+    revenue: FloatArray  # (M, S)
+    margin: FloatArray  # (M, S) revenue minus unit costs
+    ad_spend: FloatArray  # (M, S)
+    promotion_cost: FloatArray  # (M, S)
+
+    @property
+    def profit(self) -> FloatArray:
+        """``(M,)`` reward: margin minus ad spend minus promotion costs, summed over segments."""
+        return (self.margin - self.ad_spend - self.promotion_cost).sum(axis=1)
+
+
+def initial_state(params: MarketParameters, n_markets: int = 1) -> MarketState:
+    """Reference prices at list price, no adstock, empty pantries, everyone active."""
+    n_seg, n_prod = params.n_segments, params.n_products
+    capacity = (
+        params.inventory_capacity
+        if params.effects.inventory and params.inventory_capacity is not None
+        else np.full(n_prod, np.inf)
+    )
+    return MarketState(
+        period=0,
+        reference_price=np.broadcast_to(params.list_price, (n_markets, n_seg, n_prod)).copy(),
+        adstock=np.zeros((n_markets, n_seg)),
+        pantry=np.zeros((n_markets, n_seg, n_prod)),
+        active=np.broadcast_to(params.population, (n_markets, n_seg)).astype(float).copy(),
+        competitor_log_ratio=np.broadcast_to(
+            np.log(params.competitor_mean_ratio), (n_markets, n_prod)
+        ).copy(),
+        inventory=np.broadcast_to(capacity, (n_markets, n_prod)).astype(float).copy(),
+    )
+
+
+def season_at(params: MarketParameters, period: int) -> float:
+    """Seasonal log multiplier of a period (0 when the season effect is off)."""
+    if not params.effects.season or params.season.size == 0:
+        return 0.0
+    return float(params.season[period % params.season.size])
+
+
+def competitor_price(params: MarketParameters, state: MarketState) -> FloatArray:
+    """``(M, J)`` competitor prices: list price times the ratio, shifted by active shocks."""
+    if not params.effects.competitor:
+        return np.broadcast_to(params.list_price, state.competitor_log_ratio.shape)
+    shift = sum(
+        shock.log_change
+        for shock in params.competitor_shocks
+        if shock.start <= state.period < shock.start + shock.length
+    )
+    return params.list_price * np.exp(state.competitor_log_ratio + shift)
+
+
+def expected_units(
+    params: MarketParameters, state: MarketState, action: MarketAction
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Expected units ``mu`` (M, S, J), prices paid, the new adstock and the demand index.
+
+    The adstock returned already includes this period's spend; the caller stores it.
+    """
+    effects = params.effects
+    price = eq.effective_price(params.list_price, action.multiplier, action.discount)
+    adstock = (
+        eq.carry_adstock(state.adstock, action.ad_spend, params.adstock_decay)
+        if effects.adstock
+        else np.asarray(action.ad_spend, dtype=float)
+    )
+    saturation = eq.hill(adstock, params.hill_exponent, params.hill_half_saturation)
+    index = eq.log_demand_index(
+        params.coefficients,
+        price=price,
+        list_price=params.list_price,
+        reference_price=state.reference_price if effects.reference_price else price,
+        promoted=np.asarray(action.discount) > 0,
+        ad_saturation=saturation,
+        affinity=params.affinity,
+        competitor_price=competitor_price(params, state)[:, None, :],
+        season=season_at(params, state.period),
+        pantry=state.pantry if effects.pantry else np.zeros_like(state.pantry),
+    )
+    mu = state.active[..., None] * np.exp(params.coefficients.alpha + index)
+    return mu, price, adstock, index
+
+
+def draw_units(params: MarketParameters, mu: FloatArray, rng: np.random.Generator) -> FloatArray:
+    """Units sold: negative binomial with mean ``mu`` and size ``r`` (Poisson if ``r`` is None).
+
+    NumPy's ``negative_binomial(n, p)`` counts failures before ``n`` successes; with
+    ``n = r`` and ``p = r / (r + mu)`` its mean is ``mu`` and variance ``mu + mu^2 / r``.
+    """
+    if params.dispersion is None:
+        return rng.poisson(mu).astype(float)
+    r = params.dispersion
+    return rng.negative_binomial(r, r / (r + mu)).astype(float)
+
+
+def cap_by_inventory(units: FloatArray, inventory: FloatArray) -> FloatArray:
+    """Share each product's stock between segments pro rata when demand exceeds it."""
+    demanded = units.sum(axis=1)  # (M, J)
+    ratio = np.where(demanded > inventory, inventory / np.maximum(demanded, 1e-12), 1.0)
+    return np.floor(units * ratio[:, None, :])
+
+
+def step(
+    params: MarketParameters,
+    state: MarketState,
+    action: MarketAction,
+    rng: np.random.Generator,
+) -> tuple[MarketState, PeriodOutcome]:
+    """Advance M markets by one period. Pure: ``state`` is not modified."""
+    effects = params.effects
+    mu, price, adstock, index = expected_units(params, state, action)
+    units = draw_units(params, mu, rng)
+    if effects.inventory:
+        units = cap_by_inventory(units, state.inventory)
+
+    revenue = (price * units).sum(axis=2)
+    margin = revenue - (params.unit_cost * units).sum(axis=2)
+    promoted = np.asarray(action.discount) > 0
+    outcome = PeriodOutcome(
+        units=units,
+        expected_units=mu,
+        price=price,
+        revenue=revenue,
+        margin=margin,
+        ad_spend=np.asarray(action.ad_spend, dtype=float),
+        promotion_cost=promoted * params.promotion_fixed_cost,
+    )
+    return _next_state(params, state, price, adstock, index, units, rng), outcome
+
+
+def _next_state(
+    params: MarketParameters,
+    state: MarketState,
+    price: FloatArray,
+    adstock: FloatArray,
+    index: FloatArray,
+    units: FloatArray,
+    rng: np.random.Generator,
+) -> MarketState:
+    effects = params.effects
+    season = season_at(params, state.period)
+    reference = (
+        eq.smooth_reference_price(state.reference_price, price, params.reference_smoothing)
+        if effects.reference_price
+        else state.reference_price
+    )
+    pantry = (
+        eq.deplete_pantry(state.pantry, eq.pantry_excess(index, season), params.pantry_decay)
+        if effects.pantry
+        else state.pantry
+    )
+    active = state.active
+    if effects.churn:
+        saturation = eq.hill(adstock, params.hill_exponent, params.hill_half_saturation)
+        comeback = eq.reactivation_probability(
+            params.reactivation_rate, params.reactivation_ad_boost, saturation
+        )
+        lapsed = params.population - state.active
+        leaving = rng.binomial(state.active.astype(np.int64), params.churn_rate)
+        returning = rng.binomial(np.rint(lapsed).astype(np.int64), comeback)
+        active = state.active - leaving + returning
+    competitor = state.competitor_log_ratio
+    if effects.competitor:
+        mean = np.log(params.competitor_mean_ratio)
+        innovation = rng.normal(0.0, params.competitor_noise, competitor.shape)
+        competitor = mean + params.competitor_ar * (competitor - mean) + innovation
+    inventory = state.inventory
+    if effects.inventory and params.inventory_capacity is not None:
+        inventory = np.maximum(inventory - units.sum(axis=1), 0.0)
+        if (state.period + 1) % params.replenishment_interval == 0:
+            inventory = np.broadcast_to(params.inventory_capacity, inventory.shape).astype(float)
+    return MarketState(
+        period=state.period + 1,
+        reference_price=reference,
+        adstock=adstock,
+        pantry=pantry,
+        active=active.astype(float),
+        competitor_log_ratio=competitor,
+        inventory=inventory,
+    )

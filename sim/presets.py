@@ -1,0 +1,70 @@
+"""Shipped markets: ``default`` (all effects on) and ``stationary`` (a pure bandit problem).
+
+Both are the planted market of the default synthetic log (``promosim synth``,
+seed 0), so a policy trained on a preset faces the market whose log the demand
+model is validated on. Its population is the planted number of customers per
+segment; the unit costs, dispersion-free Poisson sales and a promotion fixed
+cost of 50 per segment and period are the preset's own assumptions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.errors import InputError, did_you_mean
+from sim.market import CompetitorShock, Effects, MarketParameters
+from sim.synth import PlantedMarket, SynthSpec, assign_segments, plant_market, product_ids
+
+PRESETS = ("default", "stationary")
+
+#: Cost of running a coupon for one segment for one period (printing, display), currency units.
+PROMOTION_FIXED_COST = 50.0
+
+
+def parameters_from_planted(market: PlantedMarket) -> MarketParameters:
+    """The market a synthetic log was drawn from, as simulator parameters."""
+    spec = market.spec
+    archetypes = market.archetypes
+    dynamics = market.dynamics
+    counts = np.bincount(assign_segments(spec, archetypes), minlength=len(archetypes))
+    shock_start = int(dynamics.competitor_shock_start * spec.periods)
+    return MarketParameters(
+        segment_names=tuple(a.name for a in archetypes),
+        product_names=tuple(product_ids(spec.products)),
+        population=counts.astype(float),
+        list_price=market.list_price,
+        unit_cost=market.unit_cost,
+        coefficients=market.coefficients,
+        affinity=market.affinity,
+        season=market.season[: min(52, spec.periods)],
+        reference_smoothing=dynamics.reference_smoothing,
+        adstock_decay=dynamics.adstock_decay,
+        hill_exponent=dynamics.hill_exponent,
+        hill_half_saturation=dynamics.hill_half_saturation,
+        pantry_decay=dynamics.pantry_decay,
+        churn_rate=np.array([a.churn_rate for a in archetypes]),
+        reactivation_rate=np.array([a.reactivation_rate for a in archetypes]),
+        reactivation_ad_boost=np.array([a.reactivation_ad_boost for a in archetypes]),
+        competitor_mean_ratio=np.ones(spec.products),
+        competitor_ar=dynamics.competitor_ar,
+        competitor_noise=dynamics.competitor_noise,
+        competitor_shocks=(
+            CompetitorShock(
+                shock_start, dynamics.competitor_shock_length, dynamics.competitor_shock
+            ),
+        ),
+        promotion_fixed_cost=PROMOTION_FIXED_COST,
+    )
+
+
+def load_preset(name: str) -> MarketParameters:
+    """A shipped market by name; unknown names get the closest valid one."""
+    if name not in PRESETS:
+        raise InputError(
+            f"unknown market preset '{name}'{did_you_mean(name, PRESETS)}; "
+            f"presets are: {', '.join(PRESETS)}"
+        )
+    parameters = parameters_from_planted(plant_market(SynthSpec(seed=0)))
+    if name == "stationary":
+        return parameters.with_effects(Effects.stationary())
+    return parameters
