@@ -9,6 +9,9 @@ cost of 50 per segment and period are the preset's own assumptions.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 from sim.errors import InputError, did_you_mean
@@ -68,3 +71,25 @@ def load_preset(name: str) -> MarketParameters:
     if name == "stationary":
         return parameters.with_effects(Effects.stationary())
     return parameters
+
+
+def load_market_file(path: Path) -> MarketParameters:
+    """A market from a file. Today: the truth JSON that ``promosim synth`` writes beside its log,
+    re-planted from its generator settings (planting is deterministic in the seed)."""
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(f"{path}: not a readable JSON market file ({error})") from None
+    if not isinstance(payload, dict) or payload.get("kind") != "promosim.synth.truth":
+        raise InputError(f"{path}: not a promosim market file (expected a synth truth file)")
+    try:
+        generator = payload["generator"]
+        spec = SynthSpec(
+            customers=int(generator["customers"]),
+            periods=int(generator["periods"]),
+            products=int(generator["products"]),
+            seed=int(generator["seed"]),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise InputError(f"{path}: field 'generator' is incomplete ({error})") from None
+    return parameters_from_planted(plant_market(spec))

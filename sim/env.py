@@ -1,0 +1,311 @@
+"""Gymnasium tasks on the market: Pricing, Promotion, AdTargeting and Joint.
+
+Registered as ``promosim/Pricing-v0``, ``promosim/Promotion-v0``,
+``promosim/AdTargeting-v0`` and ``promosim/Joint-v0`` (see :func:`register_tasks`);
+``gymnasium.make("promosim/Pricing-v0", market="default", action_style="continuous")``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from sim.errors import InputError, did_you_mean
+from sim.guardrails import Guardrails, enforce
+from sim.market import MarketAction, MarketParameters, MarketState, initial_state, step
+
+TASKS = ("pricing", "promotion", "ad_targeting", "joint")
+ACTION_STYLES = ("discrete", "continuous")
+
+#: Default horizon: one year of weeks.
+DEFAULT_HORIZON = 52
+
+#: Observations are clipped to this bound so the Box is finite, as SB3 requires.
+OBSERVATION_BOUND = 10.0
+
+
+@dataclass(frozen=True)
+class ActionGrid:
+    """The choices of the discrete style, and the ranges the continuous style maps onto."""
+
+    multipliers: tuple[float, ...] = (0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3)
+    discounts: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3)
+    ad_levels: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)  # fractions of the per-segment share
+
+    @property
+    def max_discount(self) -> float:
+        return max(self.discounts)
+
+
+def resolve_market(market: MarketParameters | str | Path) -> MarketParameters:
+    """A market from parameters, a preset name, or a market file (synth truth or fit)."""
+    if isinstance(market, MarketParameters):
+        return market
+    from sim.presets import PRESETS, load_preset
+
+    if isinstance(market, str) and market in PRESETS:
+        return load_preset(market)
+    path = Path(market)
+    if not path.exists():
+        raise InputError(
+            f"market '{market}' is neither a preset{did_you_mean(str(market), PRESETS)} "
+            f"nor an existing file; presets are: {', '.join(PRESETS)}"
+        )
+    from sim.presets import load_market_file
+
+    return load_market_file(path)
+
+
+class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
+    """A retailer's weekly decisions in a market of customer segments and products.
+
+    **Description.** Each step is one period (a week). The policy sets what its task
+    controls; the market answers with random sales drawn from the demand model of
+    :mod:`sim.market_equations` (reference prices, pantry, adstock, churn,
+    competitor and season, each switchable in the market). Actions that break a
+    guardrail are clipped into it (see :mod:`sim.guardrails`).
+
+    **Tasks** (``task=``) and what they control; the rest stays at the status quo
+    (list price, no coupons, no ads):
+
+    - ``pricing``: a price multiplier per product (J values);
+    - ``promotion``: a coupon discount per segment (S values);
+    - ``ad_targeting``: ad spend per segment (S values), at most the budget in total;
+    - ``joint``: all three (J + S + S values).
+
+    **Action space.** ``action_style="discrete"``: ``MultiDiscrete`` indices into
+    the :class:`ActionGrid` (multipliers, discounts, ad levels as fractions of
+    ``budget / S``). ``"continuous"``: a ``Box(-1, 1)`` of the same length, mapped
+    linearly onto ``[price_floor, price_ceiling]``, ``[0, max discount]`` and
+    ``[0, budget / S]``.
+
+    **Observation.** A float32 vector, each block scaled to order 1 and clipped to
+    +-10: reference price / list price (S*J), adstock / half-saturation (S), pantry
+    (S*J, baseline periods), active share (S), competitor price / list price (J),
+    last price multiplier (J), season as sin/cos of the period of year (2), and the
+    share of the horizon that is left (1).
+
+    **Reward.** Profit of the period: sum over segments and products of
+    (price paid - unit cost) * units, minus ad spend, minus promotion fixed costs.
+
+    **Starting state.** Reference prices at list price, no adstock, empty pantries,
+    every customer active, the competitor at its mean price ratio.
+
+    **Episode end.** Truncated after ``horizon`` periods (registration sets
+    ``max_episode_steps`` to the same). Never terminates early.
+
+    **Info.** ``profit``, and per segment: ``revenue``, ``units``, ``margin``,
+    ``ad_spend``, ``promotion_cost`` (arrays of length S); ``guardrails``: the names
+    of the limits that changed the action (empty when none did); ``action``: the
+    action applied, as multipliers, discounts and ad spend.
+
+    :param market: :class:`MarketParameters`, a preset name or a market file path.
+    :param task: one of :data:`TASKS`.
+    :param action_style: ``"discrete"`` or ``"continuous"``.
+    :param horizon: periods per episode.
+    :param guardrails: limits on actions.
+    :param grid: the discrete choices and continuous ranges.
+    :param render_mode: ``"ansi"`` or None.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        market: MarketParameters | str | Path = "default",
+        task: str = "pricing",
+        action_style: str = "discrete",
+        horizon: int = DEFAULT_HORIZON,
+        guardrails: Guardrails | None = None,
+        grid: ActionGrid | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        if task not in TASKS:
+            raise InputError(
+                f"unknown task '{task}'{did_you_mean(task, TASKS)}; tasks are: {', '.join(TASKS)}"
+            )
+        if action_style not in ACTION_STYLES:
+            raise InputError(
+                f"unknown action_style '{action_style}'; expected one of {', '.join(ACTION_STYLES)}"
+            )
+        if render_mode not in (None, "ansi"):
+            raise InputError(f"unknown render_mode '{render_mode}'; expected 'ansi' or None")
+        self.params = resolve_market(market)
+        self.task = task
+        self.action_style = action_style
+        self.horizon = int(horizon)
+        self.guardrails = guardrails or Guardrails()
+        self.grid = grid or ActionGrid()
+        self.render_mode = render_mode
+
+        n_seg, n_prod = self.params.n_segments, self.params.n_products
+        self._blocks = {
+            "pricing": ("multiplier",),
+            "promotion": ("discount",),
+            "ad_targeting": ("ad_spend",),
+            "joint": ("multiplier", "discount", "ad_spend"),
+        }[task]
+        sizes = {"multiplier": n_prod, "discount": n_seg, "ad_spend": n_seg}
+        levels = {
+            "multiplier": len(self.grid.multipliers),
+            "discount": len(self.grid.discounts),
+            "ad_spend": len(self.grid.ad_levels),
+        }
+        self._sizes = [sizes[b] for b in self._blocks]
+        if action_style == "discrete":
+            nvec = np.concatenate([np.full(sizes[b], levels[b]) for b in self._blocks])
+            self.action_space = spaces.MultiDiscrete(nvec)
+        else:
+            self.action_space = spaces.Box(-1.0, 1.0, (sum(self._sizes),), dtype=np.float32)
+        n_obs = 2 * n_seg * n_prod + 2 * n_seg + 2 * n_prod + 3
+        self.observation_space = spaces.Box(
+            -OBSERVATION_BOUND, OBSERVATION_BOUND, (n_obs,), dtype=np.float32
+        )
+        self._state: MarketState | None = None
+        self._last_multiplier = np.ones((1, n_prod))
+        self._last_info: dict[str, Any] = {}
+
+    # -- action mapping -------------------------------------------------------------
+
+    def to_market_action(self, action: np.ndarray) -> MarketAction:
+        """The market action this agent action proposes (before guardrails)."""
+        n_seg = self.params.n_segments
+        proposed = MarketAction.list_price(self.params)
+        values = {
+            "multiplier": proposed.multiplier,
+            "discount": proposed.discount,
+            "ad_spend": proposed.ad_spend,
+        }
+        flat = np.asarray(action).reshape(-1)
+        start = 0
+        per_segment_budget = self.guardrails.ad_budget / n_seg
+        for block, size in zip(self._blocks, self._sizes, strict=True):
+            part = flat[start : start + size]
+            start += size
+            if self.action_style == "discrete":
+                choices = {
+                    "multiplier": self.grid.multipliers,
+                    "discount": self.grid.discounts,
+                    "ad_spend": tuple(level * per_segment_budget for level in self.grid.ad_levels),
+                }[block]
+                mapped = np.asarray(choices)[part.astype(int)]
+            else:
+                unit = (np.clip(part.astype(float), -1.0, 1.0) + 1.0) / 2.0  # [0, 1]
+                low, high = {
+                    "multiplier": (self.guardrails.price_floor, self.guardrails.price_ceiling),
+                    "discount": (0.0, self.grid.max_discount),
+                    "ad_spend": (0.0, per_segment_budget),
+                }[block]
+                mapped = low + unit * (high - low)
+            values[block] = mapped[None, :]
+        return MarketAction(**values)
+
+    # -- gymnasium API ----------------------------------------------------------------
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self._state = initial_state(self.params)
+        self._last_multiplier = np.ones((1, self.params.n_products))
+        self._last_info = {}
+        return self._observation(), {}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self._state is None:
+            raise RuntimeError("call reset() before step()")
+        proposed = self.to_market_action(action)
+        applied, bound = enforce(
+            self.guardrails,
+            proposed,
+            self._last_multiplier,
+            self.params.list_price,
+            self.params.unit_cost,
+        )
+        self._state, outcome = step(self.params, self._state, applied, self.np_random)
+        self._last_multiplier = applied.multiplier
+        reward = float(outcome.profit[0])
+        info = {
+            "profit": reward,
+            "revenue": outcome.revenue[0],
+            "units": outcome.units[0].sum(axis=1),
+            "margin": outcome.margin[0],
+            "ad_spend": outcome.ad_spend[0],
+            "promotion_cost": outcome.promotion_cost[0],
+            "guardrails": bound,
+            "action": {
+                "multiplier": applied.multiplier[0],
+                "discount": applied.discount[0],
+                "ad_spend": applied.ad_spend[0],
+            },
+        }
+        self._last_info = info
+        truncated = self._state.period >= self.horizon
+        return self._observation(), reward, False, truncated, info
+
+    def _observation(self) -> np.ndarray:
+        assert self._state is not None
+        state, params = self._state, self.params
+        period = state.period
+        season_phase = 2.0 * np.pi * (period % 52) / 52.0
+        parts = [
+            (state.reference_price[0] / params.list_price).ravel(),
+            state.adstock[0] / params.hill_half_saturation,
+            state.pantry[0].ravel(),
+            state.active[0] / np.maximum(params.population, 1.0),
+            np.exp(state.competitor_log_ratio[0]),
+            self._last_multiplier[0],
+            np.array([np.sin(season_phase), np.cos(season_phase)]),
+            np.array([1.0 - period / self.horizon]),
+        ]
+        vector = np.concatenate(parts)
+        return np.clip(vector, -OBSERVATION_BOUND, OBSERVATION_BOUND).astype(np.float32)
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi" or self._state is None:
+            return None
+        lines = [f"period {self._state.period}/{self.horizon}  task {self.task}"]
+        if self._last_info:
+            info = self._last_info
+            lines.append(f"profit {info['profit']:,.2f}")
+            multipliers = " ".join(f"{m:.2f}" for m in info["action"]["multiplier"])
+            lines.append(f"price multipliers {multipliers}")
+            for s, name in enumerate(self.params.segment_names):
+                units, revenue = info["units"][s], info["revenue"][s]
+                coupon, ads = info["action"]["discount"][s], info["ad_spend"][s]
+                lines.append(
+                    f"  {name:<22} units {units:>8.0f}  revenue {revenue:>10,.2f}"
+                    f"  coupon {coupon:.0%}  ads {ads:>7,.0f}"
+                )
+            if info["guardrails"]:
+                lines.append("guardrails applied: " + ", ".join(info["guardrails"]))
+        return "\n".join(lines)
+
+
+TASK_IDS = {
+    "promosim/Pricing-v0": "pricing",
+    "promosim/Promotion-v0": "promotion",
+    "promosim/AdTargeting-v0": "ad_targeting",
+    "promosim/Joint-v0": "joint",
+}
+
+
+def register_tasks() -> None:
+    """Register the four task ids with gymnasium (idempotent)."""
+    for env_id, task in TASK_IDS.items():
+        if env_id in gym.registry:
+            continue
+        gym.register(
+            id=env_id,
+            entry_point="sim.env:MarketEnv",
+            max_episode_steps=DEFAULT_HORIZON,
+            kwargs={"task": task},
+        )
+
+
+register_tasks()
