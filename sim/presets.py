@@ -10,6 +10,7 @@ cost of 50 per segment and period are the preset's own assumptions.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,33 @@ def parameters_from_planted(market: PlantedMarket) -> MarketParameters:
         ),
         promotion_fixed_cost=PROMOTION_FIXED_COST,
     )
+
+
+def restrict_products(params: MarketParameters, products: list[int]) -> MarketParameters:
+    """The market with only the given products (by index), everything else unchanged."""
+    coef = params.coefficients
+    return replace(
+        params,
+        product_names=tuple(params.product_names[j] for j in products),
+        list_price=params.list_price[products],
+        unit_cost=params.unit_cost[products],
+        coefficients=replace(coef, alpha=coef.alpha[:, products]),
+        affinity=params.affinity[:, products],
+        competitor_mean_ratio=params.competitor_mean_ratio[products],
+        inventory_capacity=None
+        if params.inventory_capacity is None
+        else params.inventory_capacity[products],
+    )
+
+
+def single_product(params: MarketParameters, product: int | str) -> MarketParameters:
+    """The market restricted to one product (by index or name): the DP oracle's tasks."""
+    names = list(params.product_names)
+    if isinstance(product, str):
+        if product not in names:
+            raise InputError(f"unknown product '{product}'{did_you_mean(product, names)}")
+        product = names.index(product)
+    return restrict_products(params, [product])
 
 
 def load_preset(name: str) -> MarketParameters:
