@@ -170,6 +170,14 @@ def profile(
     k: Annotated[
         int | None, typer.Option("--k", help="Number of clusters (default: chosen by silhouette).")
     ] = None,
+    cf: Annotated[
+        bool,
+        typer.Option(
+            "--cf/--no-cf",
+            help="Add collaborative-filtering taste vectors to the clustering features and "
+            "write affinity.parquet (segment x product).",
+        ),
+    ] = False,
     seed: Seed = 0,
     as_json: JsonFlag = False,
     customer_col: CustomerCol = None,
@@ -192,8 +200,14 @@ def profile(
     with stderr.status(f"reading {log} ..."):
         transactions = read_transaction_log(log, columns)
     with stderr.status(f"profiling {transactions.n_rows:,} lines ..."):
-        result = build_profile(transactions, as_of=reference_day, k=k, seed=seed)
-        written = write_profile(result, out)
+        if cf:
+            from recsys.taste import profile_with_taste, write_taste_profile
+
+            tasted = profile_with_taste(transactions, as_of=reference_day, k=k, seed=seed)
+            result, written = tasted.profile, write_taste_profile(tasted, out)
+        else:
+            result = build_profile(transactions, as_of=reference_day, k=k, seed=seed)
+            written = write_profile(result, out)
     summary = profile_summary(result)
     if as_json:
         emit_json(summary)
@@ -245,6 +259,151 @@ def demo(
     result = run_demo(out, customers=customers, seed=seed, progress=stderr)
     render_profile(result.profile_summary)
     stdout.print(result.describe())
+
+
+@app.command()
+@reports_input_errors
+def recommend(
+    log: Annotated[
+        Path,
+        typer.Argument(
+            help="Transaction log (CSV, TSV, text or Parquet), or ratings: a table with "
+            "customer, product and rating columns."
+        ),
+    ],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="popularity, item_knn, user_knn, als, content, hybrid, a comma-separated "
+            "list, or all (default: all with --evaluate, else als; user_knn for ratings).",
+        ),
+    ] = None,
+    k: Annotated[int, typer.Option("--k", help="Products per customer.")] = 10,
+    evaluate: Annotated[
+        bool,
+        typer.Option(
+            "--evaluate",
+            help="Compare the models with the popularity baseline on each customer's held-out "
+            "last purchase day (ratings: 5-fold RMSE and MAE).",
+        ),
+    ] = False,
+    rules: Annotated[
+        bool, typer.Option("--rules", help="Show the top cross-sell rules (by lift).")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write top-k recommendations per customer: .csv or .parquet."),
+    ] = None,
+    products: Annotated[
+        Path | None,
+        typer.Option(
+            "--products", help="Product attributes (a product column + attributes): adds content."
+        ),
+    ] = None,
+    include_bought: Annotated[
+        bool,
+        typer.Option("--include-bought", help="Also recommend products a customer already has."),
+    ] = False,
+    min_support: Annotated[
+        float, typer.Option("--min-support", help="Rules: smallest share of baskets.")
+    ] = 0.01,
+    seed: Seed = 0,
+    as_json: JsonFlag = False,
+    customer_col: CustomerCol = None,
+    date_col: DateCol = None,
+    quantity_col: QuantityCol = None,
+    price_col: PriceCol = None,
+    amount_col: AmountCol = None,
+    product_col: ProductCol = None,
+    promo_col: PromoCol = None,
+) -> None:
+    """Recommend products per customer, evaluate recommenders, and mine cross-sell rules.
+
+    Without --evaluate or --rules, writes the top K products of every customer to OUT
+    (columns customer, rank, product, score; with several models also model).
+    """
+    from recsys import service
+
+    service.check_request(k=k, out=out, evaluate=evaluate, rules=rules)
+    columns = _column_mapping(
+        customer=customer_col, date=date_col, quantity=quantity_col, price=price_col,
+        amount=amount_col, product=product_col, promo=promo_col,
+    )  # fmt: skip
+    with stderr.status(f"reading {log} ..."):
+        data = service.load_feedback(log, columns)
+        attributes = service.read_product_table(products) if products else None
+    options = {"k": k, "seed": seed, "product_attributes": attributes}
+    payload: dict[str, Any] = {}
+    if evaluate:
+        with stderr.status("fitting and evaluating recommenders ..."):
+            payload["evaluation"] = service.evaluate_log(
+                data, model=model or "all", **options
+            ).as_dict()
+    if rules:
+        with stderr.status("mining cross-sell rules ..."):
+            payload["rules"] = service.rules_for_log(data, min_support=min_support)
+    if out is not None:
+        with stderr.status("recommending ..."):
+            chosen = model or service.default_model_for(data)
+            lists = service.recommend_for_log(
+                data, model=chosen, exclude_bought=not include_bought, **options
+            )
+            payload["recommendations"] = service.save_recommendations(lists, out, model=chosen)
+    if as_json:
+        emit_json(payload)
+        return
+    if "evaluation" in payload:
+        render_evaluation(payload["evaluation"])
+    if "rules" in payload:
+        render_rules(payload["rules"], min_support)
+    if "recommendations" in payload:
+        written = payload["recommendations"]
+        stdout.print(
+            f"wrote {written['rows']:,} recommendations ({written['models']}, top {k} for "
+            f"{written['customers']:,} customers) to [bold]{written['out']}[/]"
+        )
+
+
+def render_evaluation(evaluation: dict[str, Any]) -> None:
+    """One table, model x metrics, the popularity baseline first."""
+    table = Table(
+        title=f"recommenders vs popularity: {evaluation['protocol']}", box=box.SIMPLE_HEAD
+    )
+    table.add_column("model", no_wrap=True)
+    if evaluation["kind"] == "ratings":
+        metrics = {"rmse": "RMSE", "mae": "MAE", "rmse_std": "RMSE sd", "mae_std": "MAE sd"}
+    else:
+        k = evaluation["k"]
+        metrics = {
+            "precision": f"P@{k}", "recall": f"R@{k}", "ndcg": f"NDCG@{k}", "map": f"MAP@{k}",
+            "coverage": "coverage", "ndcg_lift": "NDCG lift",
+        }  # fmt: skip
+    for header in [*metrics.values(), "fit s"]:
+        table.add_column(header, justify="right", no_wrap=True)
+    for row in evaluation["models"]:
+        cells = [
+            f"{row[name]:+.1%}" if name == "ndcg_lift" else f"{row[name]:.3f}" for name in metrics
+        ]
+        table.add_row(row["model"], *cells, f"{row['fit_seconds']:.2f}")
+    stdout.print(table)
+
+
+def render_rules(rules: list[dict[str, Any]], min_support: float) -> None:
+    """The top cross-sell rules: if a basket has these, it also tends to have those."""
+    if not rules:
+        stdout.print(f"no cross-sell rule with support >= {min_support:g} and lift >= 1")
+        return
+    table = Table(title="top cross-sell rules by lift", box=box.SIMPLE_HEAD)
+    for header, justify in (("if bought", "left"), ("also buys", "left"), ("support", "right"),
+                            ("confidence", "right"), ("lift", "right")):  # fmt: skip
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for rule in rules:
+        table.add_row(
+            rule["antecedents"], rule["consequents"], f"{rule['support']:.3f}",
+            f"{rule['confidence']:.2f}", f"{rule['lift']:.2f}",
+        )  # fmt: skip
+    stdout.print(table)
 
 
 bench_app = typer.Typer(

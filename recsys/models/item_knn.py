@@ -1,0 +1,89 @@
+"""Item-based k-nearest-neighbours: "customers who bought this also bought"."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from recsys.arrays import centre_stored, keep_top_positive, pattern, stored_row_means
+from recsys.interactions import Interactions
+from recsys.models.base import Recommender
+from sim.errors import InputError
+
+Similarity = Literal["cosine", "adjusted_cosine"]
+
+
+class ItemKNNRecommender(Recommender):
+    """Score a product by its similarity to the products the customer already has.
+
+    Similarity of products i and j over the customers' feedback columns ``x_.i``:
+
+    - ``cosine``: ``s_ij = x_.i . x_.j / (||x_.i|| ||x_.j||)``;
+    - ``adjusted_cosine`` (Sarwar et al., WWW 2001): the same after subtracting each
+      customer's mean over their own entries, ``x_ui - mean_u``, so a customer who
+      rates (or buys) everything highly does not make all products look alike.
+
+    Only each product's ``neighbours`` most similar products with ``s_ij > 0`` are
+    kept (N(i)); the full products x products similarity is computed densely first,
+    so memory grows with products^2 (8 MB at 1,000 products, 800 MB at 10,000).
+    Scores for customer u and product i:
+
+    - implicit feedback: ``score_ui = sum_{j in N(i)} s_ij x_uj``
+      (Deshpande and Karypis, "Item-based top-N recommendation", TOIS 2004);
+    - explicit ratings: the similarity-weighted mean of u's own ratings,
+      ``r_ui = sum_{j in N(i) & rated by u} s_ij r_uj / sum_{same j} s_ij``,
+      and u's mean rating (the global mean for a customer with none) where u rated
+      no neighbour of i.
+
+    Parameters
+    ----------
+    similarity : {"cosine", "adjusted_cosine"}
+    neighbours : int
+        Neighbours kept per product (>= 1).
+
+    Attributes
+    ----------
+    similarity_ : scipy.sparse.csr_matrix of shape (products, products)
+        ``similarity_[j, i] = s_ij`` for j in N(i), else 0.
+    fallback_ : ndarray of shape (customers,)
+        Explicit ratings only: each customer's mean rating (global mean if none).
+    """
+
+    predicts_ratings = True
+
+    def __init__(self, similarity: Similarity = "cosine", neighbours: int = 50) -> None:
+        self.similarity = similarity
+        self.neighbours = neighbours
+
+    def _fit(self, interactions: Interactions) -> None:
+        if self.similarity not in ("cosine", "adjusted_cosine"):
+            raise InputError(
+                f"unknown similarity '{self.similarity}' (expected cosine or adjusted_cosine)"
+            )
+        if self.neighbours < 1:
+            raise InputError(f"neighbours must be >= 1, got {self.neighbours}")
+        feedback = interactions.matrix
+        if self.similarity == "adjusted_cosine":
+            feedback = centre_stored(feedback, stored_row_means(feedback))
+        gram = (feedback.T @ feedback).toarray()
+        norms = np.sqrt(np.diag(gram))
+        denominator = np.outer(norms, norms)
+        cosine = np.divide(gram, denominator, out=np.zeros_like(gram), where=denominator > 0)
+        np.fill_diagonal(cosine, 0.0)  # a product is not its own neighbour
+        # Row i of keep_top_positive holds N(i); transposed, column i does, so that
+        # (customer row) @ similarity_ sums s_ij x_uj over j in N(i).
+        self.similarity_ = keep_top_positive(cosine, self.neighbours).T.tocsr()
+        if interactions.explicit:
+            means = stored_row_means(interactions.matrix)
+            rated = np.diff(interactions.matrix.indptr) > 0
+            self.fallback_ = np.where(rated, means, interactions.matrix.data.mean())
+
+    def score_rows(self, rows: np.ndarray) -> np.ndarray:
+        customers = self.interactions_.matrix[rows]
+        weighted = (customers @ self.similarity_).toarray()
+        if not self.interactions_.explicit:
+            return weighted
+        weight = (pattern(customers) @ self.similarity_).toarray()
+        fallback = np.broadcast_to(self.fallback_[rows, None], weighted.shape)
+        return np.divide(weighted, weight, out=fallback.copy(), where=weight > 0)
