@@ -406,6 +406,46 @@ def render_rules(rules: list[dict[str, Any]], min_support: float) -> None:
     stdout.print(table)
 
 
+@app.command()
+@reports_input_errors
+def simulate(
+    market: Annotated[
+        str, typer.Option("--market", help="A preset (default, stationary) or a market file.")
+    ] = "default",
+    task: Annotated[
+        str, typer.Option("--task", help="pricing, promotion, ad_targeting or joint.")
+    ] = "pricing",
+    policy: Annotated[
+        str, typer.Option("--policy", help="fixed, random, best-fixed or dp.")
+    ] = "fixed",
+    episodes: Annotated[int, typer.Option("--episodes", help="Episodes to run.")] = 20,
+    horizon: Annotated[int, typer.Option("--horizon", help="Periods (weeks) per episode.")] = 52,
+    seed: Seed = 0,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write trajectories: .csv or .parquet.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run a reference policy in a market task: mean profit per episode with a 95 % CI."""
+    from sim.simulate import simulate as run_simulation
+    from sim.simulate import write_trajectories
+
+    with stderr.status(f"simulating {episodes} episodes of {policy} on {task} ..."):
+        result = run_simulation(market, task, policy, episodes, seed=seed, horizon=horizon)
+        written = write_trajectories(result, out) if out is not None else None
+    summary = result.summary()
+    if as_json:
+        emit_json({**summary, "trajectories": str(written) if written else None})
+        return
+    stdout.print(
+        f"{policy} on {task} ({market}), {summary['episodes']} episodes of {horizon} periods: "
+        f"mean profit {summary['mean_profit']:,.0f} per episode, "
+        f"95 % CI [{summary['ci_low']:,.0f}, {summary['ci_high']:,.0f}]"
+    )
+    if written:
+        stdout.print(f"wrote trajectories to {written}")
+
+
 bench_app = typer.Typer(
     help="Benchmarks behind the README's figures, each read against a reference from the same run.",
     no_args_is_help=True,
@@ -425,6 +465,21 @@ def bench_profile(
     with stderr.status(f"benchmarking profile on about {lines:,} lines ..."):
         measurement = measure_profile(lines)
     render_measurements([measurement.as_dict()], as_json)
+
+
+@bench_app.command("recsys")
+@reports_input_errors
+def bench_recsys(as_json: JsonFlag = False) -> None:
+    """ALS fit + evaluation on 100k customers x 1k products, and NDCG@10 vs popularity."""
+    from experiments.bench import run_on_one_core
+
+    with stderr.status("benchmarking recommenders (about a minute) ..."):
+        output = run_on_one_core("import sys; from recsys.bench import main; main([])")
+    payload = json.loads(output)
+    if as_json:
+        emit_json(payload)
+        return
+    stdout.print_json(data=payload)
 
 
 def render_measurements(rows: list[dict[str, Any]], as_json: bool) -> None:

@@ -170,6 +170,11 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         self._last_multiplier = np.ones((1, n_prod))
         self._last_info: dict[str, Any] = {}
 
+    @property
+    def action_blocks(self) -> tuple[str, ...]:
+        """The MarketAction fields this task controls, in the order of the action vector."""
+        return self._blocks
+
     # -- action mapping -------------------------------------------------------------
 
     def to_market_action(self, action: np.ndarray) -> MarketAction:

@@ -251,7 +251,8 @@ class DPSolution:
 
     values: FloatArray  # (T + 1, K, G)
     policy_value: float
-    policy_actions: FloatArray  # (T, K) action level chosen each period
+    policy_indices: np.ndarray  # (T, K) index into the model's actions chosen each period
+    policy_actions: FloatArray  # (T, K) the action levels themselves
     fixed_values: FloatArray  # (A,) expected profit of holding each action constant
 
 
@@ -274,7 +275,7 @@ def solve_dp(model: ScalarStateModel) -> DPSolution:
         values[period] = q.max(axis=2)
 
     state = model.initial_state()[:, None]  # (K, 1)
-    chosen = np.empty((horizon, n_components))
+    chosen = np.empty((horizon, n_components), dtype=int)
     total = 0.0
     for period in range(horizon):
         reward, following = model.evaluate(period, state)
@@ -282,9 +283,9 @@ def solve_dp(model: ScalarStateModel) -> DPSolution:
         best = q.argmax(axis=2)[:, 0]  # (K,)
         rows = np.arange(n_components)
         total += float(reward[rows, 0, best].sum())
-        chosen[period] = model.actions[best]
+        chosen[period] = best
         state = following[rows, 0, best][:, None]
-    return DPSolution(values, total, chosen, _fixed_values(model))
+    return DPSolution(values, total, chosen, model.actions[chosen], _fixed_values(model))
 
 
 def _fixed_values(model: ScalarStateModel) -> FloatArray:
@@ -339,7 +340,9 @@ class PricingWithReference:
                 levels, params.unit_cost[0] * (1 + guardrails.min_margin) / params.list_price[0]
             )
         self.params, self.horizon = params, horizon
-        self.actions = np.unique(levels)
+        # One action per grid level, in grid order (levels the guardrails move may repeat),
+        # so a DP action index is the env's discrete action index.
+        self.actions = levels
         low, high = min(self.actions.min(), 1.0), max(self.actions.max(), 1.0)
         self.grid = np.linspace(low, high, grid_points)
         self._active = _expected_active_path(params, horizon)

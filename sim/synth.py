@@ -194,7 +194,9 @@ def plant_market(spec: SynthSpec, dynamics: MarketDynamics | None = None) -> Pla
     archetypes = ARCHETYPES
     n_seg, n_prod, horizon = len(archetypes), spec.products, spec.periods
 
-    list_price = np.round(np.exp(rng.uniform(np.log(2.0), np.log(30.0), n_prod)), 1) - 0.01
+    list_price = np.round(
+        np.round(np.exp(rng.uniform(np.log(2.0), np.log(30.0), n_prod)), 1) - 0.01, 2
+    )
     unit_cost = np.round(list_price * rng.uniform(0.55, 0.7, n_prod), 2)
     category = np.arange(n_prod) % n_seg
     favourite = np.array([a.favourite_category for a in archetypes])
