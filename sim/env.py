@@ -16,7 +16,7 @@ import numpy as np
 from gymnasium import spaces
 
 from sim.errors import InputError, did_you_mean
-from sim.guardrails import Guardrails, enforce
+from sim.guardrails import Guardrails, enforce_arrays, margin_multiplier
 from sim.market import MarketAction, MarketParameters, MarketState, initial_state, step
 
 TASKS = ("pricing", "promotion", "ad_targeting", "joint")
@@ -82,7 +82,8 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
     the :class:`ActionGrid` (multipliers, discounts, ad levels as fractions of
     ``budget / S``). ``"continuous"``: a ``Box(-1, 1)`` of the same length, mapped
     linearly onto ``[price_floor, price_ceiling]``, ``[0, max discount]`` and
-    ``[0, budget / S]``.
+    ``[0, budget / S]`` (values outside [-1, 1] are clipped). A discrete index outside
+    the space raises ``IndexError``.
 
     **Observation.** A float32 vector, each block scaled to order 1 and clipped to
     +-10: reference price / list price (S*J), adstock / half-saturation (S), pantry
@@ -170,6 +171,15 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         self._last_multiplier = np.ones((1, n_prod))
         self._last_info: dict[str, Any] = {}
 
+        # Everything a step needs that does not change between steps, built once.
+        self._action_map = _ActionMap(
+            self._blocks, self._sizes, action_style, self.grid, self.guardrails, n_seg, n_prod
+        )
+        self._margin_multiplier = margin_multiplier(
+            self.guardrails, self.params.list_price, self.params.unit_cost
+        )
+        self._observation_buffer = _ObservationBuffer(n_seg, n_prod, self.params)
+
     @property
     def action_blocks(self) -> tuple[str, ...]:
         """The MarketAction fields this task controls, in the order of the action vector."""
@@ -179,36 +189,8 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def to_market_action(self, action: np.ndarray) -> MarketAction:
         """The market action this agent action proposes (before guardrails)."""
-        n_seg = self.params.n_segments
-        proposed = MarketAction.list_price(self.params)
-        values = {
-            "multiplier": proposed.multiplier,
-            "discount": proposed.discount,
-            "ad_spend": proposed.ad_spend,
-        }
-        flat = np.asarray(action).reshape(-1)
-        start = 0
-        per_segment_budget = self.guardrails.ad_budget / n_seg
-        for block, size in zip(self._blocks, self._sizes, strict=True):
-            part = flat[start : start + size]
-            start += size
-            if self.action_style == "discrete":
-                choices = {
-                    "multiplier": self.grid.multipliers,
-                    "discount": self.grid.discounts,
-                    "ad_spend": tuple(level * per_segment_budget for level in self.grid.ad_levels),
-                }[block]
-                mapped = np.asarray(choices)[part.astype(int)]
-            else:
-                unit = (np.clip(part.astype(float), -1.0, 1.0) + 1.0) / 2.0  # [0, 1]
-                low, high = {
-                    "multiplier": (self.guardrails.price_floor, self.guardrails.price_ceiling),
-                    "discount": (0.0, self.grid.max_discount),
-                    "ad_spend": (0.0, per_segment_budget),
-                }[block]
-                mapped = low + unit * (high - low)
-            values[block] = mapped[None, :]
-        return MarketAction(**values)
+        multiplier, discount, ad_spend = self._action_map(action)
+        return MarketAction(multiplier=multiplier, discount=discount, ad_spend=ad_spend)
 
     # -- gymnasium API ----------------------------------------------------------------
 
@@ -224,17 +206,17 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._state is None:
             raise RuntimeError("call reset() before step()")
-        proposed = self.to_market_action(action)
-        applied, bound = enforce(
+        multiplier, discount, ad_spend, bound = enforce_arrays(
             self.guardrails,
-            proposed,
+            *self._action_map(action),
             self._last_multiplier,
-            self.params.list_price,
-            self.params.unit_cost,
+            self._margin_multiplier,
         )
+        applied = MarketAction(multiplier=multiplier, discount=discount, ad_spend=ad_spend)
         self._state, outcome = step(self.params, self._state, applied, self.np_random)
-        self._last_multiplier = applied.multiplier
+        self._last_multiplier = multiplier
         reward = float(outcome.profit[0])
+        # Views of this period's outcome, which nothing modifies afterwards.
         info = {
             "profit": reward,
             "revenue": outcome.revenue[0],
@@ -244,9 +226,9 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
             "promotion_cost": outcome.promotion_cost[0],
             "guardrails": bound,
             "action": {
-                "multiplier": applied.multiplier[0],
-                "discount": applied.discount[0],
-                "ad_spend": applied.ad_spend[0],
+                "multiplier": multiplier[0],
+                "discount": discount[0],
+                "ad_spend": ad_spend[0],
             },
         }
         self._last_info = info
@@ -255,21 +237,9 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def _observation(self) -> np.ndarray:
         assert self._state is not None
-        state, params = self._state, self.params
-        period = state.period
-        season_phase = 2.0 * np.pi * (period % 52) / 52.0
-        parts = [
-            (state.reference_price[0] / params.list_price).ravel(),
-            state.adstock[0] / params.hill_half_saturation,
-            state.pantry[0].ravel(),
-            state.active[0] / np.maximum(params.population, 1.0),
-            np.exp(state.competitor_log_ratio[0]),
-            self._last_multiplier[0],
-            np.array([np.sin(season_phase), np.cos(season_phase)]),
-            np.array([1.0 - period / self.horizon]),
-        ]
-        vector = np.concatenate(parts)
-        return np.clip(vector, -OBSERVATION_BOUND, OBSERVATION_BOUND).astype(np.float32)
+        return self._observation_buffer.fill(
+            self._state, self._last_multiplier, self.horizon, self.params
+        )
 
     def render(self) -> str | None:
         if self.render_mode != "ansi" or self._state is None:
@@ -290,6 +260,121 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
             if info["guardrails"]:
                 lines.append("guardrails applied: " + ", ".join(info["guardrails"]))
         return "\n".join(lines)
+
+
+class _ActionMap:
+    """Maps an agent action to the proposed multipliers ``(1, J)``, discounts ``(1, S)`` and
+    ad spend ``(1, S)``, from tables built once (see :class:`MarketEnv` for the mapping).
+
+    Blocks the task does not control stay at the status quo: list price, no coupon, no ads.
+    """
+
+    def __init__(
+        self,
+        blocks: tuple[str, ...],
+        sizes: list[int],
+        action_style: str,
+        grid: ActionGrid,
+        guardrails: Guardrails,
+        n_seg: int,
+        n_prod: int,
+    ) -> None:
+        per_segment_budget = guardrails.ad_budget / n_seg
+        choices = {
+            "multiplier": grid.multipliers,
+            "discount": grid.discounts,
+            "ad_spend": tuple(level * per_segment_budget for level in grid.ad_levels),
+        }
+        ranges = {
+            "multiplier": (guardrails.price_floor, guardrails.price_ceiling),
+            "discount": (0.0, grid.max_discount),
+            "ad_spend": (0.0, per_segment_budget),
+        }
+        self.discrete = action_style == "discrete"
+        self.n_seg, self.n_prod = n_seg, n_prod
+        # Where each block sits in the flat action (None: not controlled by the task).
+        starts = dict(zip(blocks, np.cumsum([0, *sizes[:-1]]).tolist(), strict=True))
+        self.multiplier, self.discount, self.ad_spend = (
+            slice(starts[b], starts[b] + size) if b in starts else None
+            for b, size in (("multiplier", n_prod), ("discount", n_seg), ("ad_spend", n_seg))
+        )
+        # The block of each element of the flat action.
+        element_blocks = [b for b, n in zip(blocks, sizes, strict=True) for _ in range(n)]
+        # Discrete: one table of every element's choices; element i indexes its own
+        # stretch of it, which starts at offsets[i].
+        tables = [np.asarray(choices[b], dtype=float) for b in element_blocks]
+        self.n_levels = np.array([t.size for t in tables], dtype=np.uint64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.n_levels[:-1])]).astype(np.intp)
+        self.choices = np.concatenate(tables)
+        # Continuous: [-1, 1] onto [low, high], element by element.
+        self.low = np.array([ranges[b][0] for b in element_blocks])
+        self.span = np.array([ranges[b][1] - ranges[b][0] for b in element_blocks])
+
+    def __call__(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        flat = np.asarray(action).reshape(-1)
+        if self.discrete:
+            levels = flat.astype(np.intp)
+            # As unsigned, a negative level is huge: one comparison finds both kinds of bad level.
+            if np.count_nonzero(levels.astype(np.uint64) >= self.n_levels):
+                raise IndexError(
+                    f"discrete action {flat.tolist()} is outside its MultiDiscrete space"
+                )
+            mapped = self.choices[self.offsets + levels]
+        else:
+            unit = (np.minimum(np.maximum(flat.astype(float), -1.0), 1.0) + 1.0) / 2.0  # [0, 1]
+            mapped = self.low + unit * self.span
+        # Views of `mapped`, which is new every call: nothing outside sees it change.
+        return (
+            np.ones((1, self.n_prod)) if self.multiplier is None else mapped[None, self.multiplier],
+            np.zeros((1, self.n_seg)) if self.discount is None else mapped[None, self.discount],
+            np.zeros((1, self.n_seg)) if self.ad_spend is None else mapped[None, self.ad_spend],
+        )
+
+
+class _ObservationBuffer:
+    """Assembles the observation (layout in :class:`MarketEnv`) block by block in a float64
+    buffer, then clips it into a new float32 array: no concatenation, no temporaries."""
+
+    def __init__(self, n_seg: int, n_prod: int, params: MarketParameters) -> None:
+        sizes = {
+            "reference": n_seg * n_prod,
+            "adstock": n_seg,
+            "pantry": n_seg * n_prod,
+            "active": n_seg,
+            "competitor": n_prod,
+            "multiplier": n_prod,
+            "season": 2,
+            "remaining": 1,
+        }
+        starts = np.cumsum([0, *sizes.values()]).tolist()
+        # Slices rather than views, so that a copied or unpickled env fills its own buffer.
+        self.blocks = {name: slice(starts[i], starts[i + 1]) for i, name in enumerate(sizes)}
+        self.values = np.zeros(starts[-1])
+        self.shape = (n_seg, n_prod)
+        self.population = np.maximum(params.population, 1.0)
+        phases = [2.0 * np.pi * (period % 52) / 52.0 for period in range(52)]
+        self.season_by_week = [np.array([np.sin(p), np.cos(p)]) for p in phases]
+
+    def fill(
+        self,
+        state: MarketState,
+        last_multiplier: np.ndarray,
+        horizon: int,
+        params: MarketParameters,
+    ) -> np.ndarray:
+        values, block = self.values, self.blocks
+        reference = values[block["reference"]].reshape(self.shape)
+        np.divide(state.reference_price[0], params.constants.list_price[0], out=reference)
+        np.divide(state.adstock[0], params.hill_half_saturation, out=values[block["adstock"]])
+        values[block["pantry"]] = state.pantry[0].ravel()
+        np.divide(state.active[0], self.population, out=values[block["active"]])
+        np.exp(state.competitor_log_ratio[0], out=values[block["competitor"]])
+        values[block["multiplier"]] = last_multiplier[0]
+        values[block["season"]] = self.season_by_week[state.period % 52]
+        values[block["remaining"]] = 1.0 - state.period / horizon
+        observation = np.empty(values.shape, dtype=np.float32)
+        clipped_below = np.maximum(values, -OBSERVATION_BOUND, out=values)
+        return np.minimum(clipped_below, OBSERVATION_BOUND, out=observation)
 
 
 TASK_IDS = {

@@ -21,11 +21,18 @@ One period, in order:
    by advertising); the competitor's log price ratio follows an AR(1) plus
    scripted shocks; inventory falls by the units sold and is filled up to
    capacity every ``replenishment_interval`` periods.
+
+Random draws come in a fixed order, part of the contract that the same seed gives
+the same numbers: the sales of all markets, then the customers leaving, then those
+returning, then the competitor's innovations. Arrays every period needs are derived
+from the parameters once (:class:`PeriodConstants`); ``python -m experiments.bench_env``
+measures the speed of a period.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -129,6 +136,49 @@ class MarketParameters:
     def with_effects(self, effects: Effects) -> MarketParameters:
         return replace(self, effects=effects)
 
+    @cached_property
+    def constants(self) -> PeriodConstants:
+        """What every period needs from these parameters, computed on first use and kept
+        (parameters are never changed in place; :func:`dataclasses.replace` makes new ones)."""
+        return PeriodConstants.of(self)
+
+
+@dataclass(frozen=True)
+class PeriodConstants:
+    """Arrays derived from :class:`MarketParameters` that every period uses, computed once.
+
+    Per-product and per-segment values are broadcast to ``(1, S, J)``, the shape of one
+    market's prices, so that the period's arithmetic runs on same-shaped arrays (numpy's
+    fast path for small arrays); they still broadcast over M markets.
+
+    :param index_coefficients: the demand index's coefficients, shaped ``(1, S, J)``.
+    :param alpha: ``(1, S, J)`` log baseline units.
+    :param list_price: ``(1, S, J)`` list prices.
+    :param unit_cost: ``(1, S, J)`` unit costs.
+    :param log_competitor_mean: ``(J,)`` mean of the competitor's log price ratio.
+    """
+
+    index_coefficients: eq.IndexCoefficients
+    alpha: FloatArray
+    list_price: FloatArray
+    unit_cost: FloatArray
+    log_competitor_mean: FloatArray
+
+    @classmethod
+    def of(cls, params: MarketParameters) -> PeriodConstants:
+        shape = (1, params.n_segments, params.n_products)
+
+        def per_market(values: FloatArray) -> FloatArray:
+            return np.ascontiguousarray(np.broadcast_to(values, shape), dtype=float)
+
+        return cls(
+            index_coefficients=eq.IndexCoefficients.of(params.coefficients, params.affinity, shape),
+            alpha=per_market(params.coefficients.alpha),
+            list_price=per_market(params.list_price),
+            unit_cost=per_market(params.unit_cost),
+            log_competitor_mean=np.log(params.competitor_mean_ratio),
+        )
+
 
 @dataclass
 class MarketState:
@@ -220,11 +270,10 @@ def competitor_price(params: MarketParameters, state: MarketState) -> FloatArray
     """``(M, J)`` competitor prices: list price times the ratio, shifted by active shocks."""
     if not params.effects.competitor:
         return np.broadcast_to(params.list_price, state.competitor_log_ratio.shape)
-    shift = sum(
-        shock.log_change
-        for shock in params.competitor_shocks
-        if shock.start <= state.period < shock.start + shock.length
-    )
+    shift = 0.0
+    for shock in params.competitor_shocks:
+        if shock.start <= state.period < shock.start + shock.length:
+            shift += shock.log_change
     return params.list_price * np.exp(state.competitor_log_ratio + shift)
 
 
@@ -235,7 +284,25 @@ def expected_units(
 
     The adstock returned already includes this period's spend; the caller stores it.
     """
-    effects = params.effects
+    promoted = np.asarray(action.discount) > 0
+    season = season_at(params, state.period)
+    mu, price, adstock, _, index = _demand(params, state, action, promoted, season)
+    return mu, price, adstock, index
+
+
+def _demand(
+    params: MarketParameters,
+    state: MarketState,
+    action: MarketAction,
+    promoted: NDArray[np.bool_],
+    season: float,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """:func:`expected_units`, and the ad saturation ``hill(A)`` of the new adstock.
+
+    ``promoted`` (``discount > 0``) and ``season`` (:func:`season_at`) are the caller's,
+    who needs them too.
+    """
+    effects, constants = params.effects, params.constants
     price = eq.effective_price(params.list_price, action.multiplier, action.discount)
     adstock = (
         eq.carry_adstock(state.adstock, action.ad_spend, params.adstock_decay)
@@ -243,20 +310,19 @@ def expected_units(
         else np.asarray(action.ad_spend, dtype=float)
     )
     saturation = eq.hill(adstock, params.hill_exponent, params.hill_half_saturation)
-    index = eq.log_demand_index(
-        params.coefficients,
+    index = eq.index_from_coefficients(
+        constants.index_coefficients,
         price=price,
-        list_price=params.list_price,
+        list_price=constants.list_price,
         reference_price=state.reference_price if effects.reference_price else price,
-        promoted=np.asarray(action.discount) > 0,
+        promoted=promoted,
         ad_saturation=saturation,
-        affinity=params.affinity,
         competitor_price=competitor_price(params, state)[:, None, :],
-        season=season_at(params, state.period),
+        season=season,
         pantry=state.pantry if effects.pantry else np.zeros_like(state.pantry),
     )
-    mu = state.active[..., None] * np.exp(params.coefficients.alpha + index)
-    return mu, price, adstock, index
+    mu = state.active[..., None] * np.exp(constants.alpha + index)
+    return mu, price, adstock, saturation, index
 
 
 def draw_units(params: MarketParameters, mu: FloatArray, rng: np.random.Generator) -> FloatArray:
@@ -285,15 +351,15 @@ def step(
     rng: np.random.Generator,
 ) -> tuple[MarketState, PeriodOutcome]:
     """Advance M markets by one period. Pure: ``state`` is not modified."""
-    effects = params.effects
-    mu, price, adstock, index = expected_units(params, state, action)
+    promoted = np.asarray(action.discount) > 0
+    season = season_at(params, state.period)
+    mu, price, adstock, saturation, index = _demand(params, state, action, promoted, season)
     units = draw_units(params, mu, rng)
-    if effects.inventory:
+    if params.effects.inventory:
         units = cap_by_inventory(units, state.inventory)
 
     revenue = (price * units).sum(axis=2)
-    margin = revenue - (params.unit_cost * units).sum(axis=2)
-    promoted = np.asarray(action.discount) > 0
+    margin = revenue - (params.constants.unit_cost * units).sum(axis=2)
     outcome = PeriodOutcome(
         units=units,
         expected_units=mu,
@@ -303,7 +369,8 @@ def step(
         ad_spend=np.asarray(action.ad_spend, dtype=float),
         promotion_cost=promoted * params.promotion_fixed_cost,
     )
-    return _next_state(params, state, price, adstock, index, units, rng), outcome
+    next_state = _next_state(params, state, price, adstock, saturation, index, season, units, rng)
+    return next_state, outcome
 
 
 def _next_state(
@@ -311,12 +378,13 @@ def _next_state(
     state: MarketState,
     price: FloatArray,
     adstock: FloatArray,
+    saturation: FloatArray,
     index: FloatArray,
+    season: float,
     units: FloatArray,
     rng: np.random.Generator,
 ) -> MarketState:
     effects = params.effects
-    season = season_at(params, state.period)
     reference = (
         eq.smooth_reference_price(state.reference_price, price, params.reference_smoothing)
         if effects.reference_price
@@ -329,17 +397,25 @@ def _next_state(
     )
     active = state.active
     if effects.churn:
-        saturation = eq.hill(adstock, params.hill_exponent, params.hill_half_saturation)
         comeback = eq.reactivation_probability(
             params.reactivation_rate, params.reactivation_ad_boost, saturation
         )
         lapsed = params.population - state.active
-        leaving = rng.binomial(state.active.astype(np.int64), params.churn_rate)
-        returning = rng.binomial(np.rint(lapsed).astype(np.int64), comeback)
-        active = state.active - leaving + returning
+        # Leaving and returning customers in one call: numpy draws them in the same
+        # order as two calls would (all leaving, then all returning), at half its
+        # fixed per-call cost. Rows [:M] are the active, rows [M:] the lapsed.
+        n_markets = state.n_markets
+        counts = np.empty((2 * n_markets, params.n_segments), dtype=np.int64)
+        counts[:n_markets] = state.active  # truncates, as astype(np.int64) does
+        counts[n_markets:] = np.rint(lapsed)
+        rates = np.empty((2 * n_markets, params.n_segments))
+        rates[:n_markets] = params.churn_rate
+        rates[n_markets:] = comeback
+        moves = rng.binomial(counts, rates)
+        active = state.active - moves[:n_markets] + moves[n_markets:]
     competitor = state.competitor_log_ratio
     if effects.competitor:
-        mean = np.log(params.competitor_mean_ratio)
+        mean = params.constants.log_competitor_mean
         innovation = rng.normal(0.0, params.competitor_noise, competitor.shape)
         competitor = mean + params.competitor_ar * (competitor - mean) + innovation
     inventory = state.inventory

@@ -94,6 +94,55 @@ def _per_segment(values: FloatArray) -> FloatArray:
     return np.asarray(values)[..., :, None]
 
 
+@dataclass(frozen=True)
+class IndexCoefficients:
+    """The coefficients of the demand index, shaped to multiply ``(..., S, J)`` terms directly.
+
+    Built once per market by :meth:`of` (reshaping every period costs more than the
+    arithmetic on small markets). The products are those of :func:`log_demand_index`,
+    factor by factor, so the index is the same to the last bit.
+
+    :param beta: ``beta[s]`` as ``(S, 1)``, or broadcast to ``shape``.
+    :param eta_gain: ``eta_gain[s]``, shaped like ``beta``.
+    :param eta_loss: ``eta_loss[s]``, shaped like ``beta``.
+    :param gamma: ``gamma[s]`` as ``(S, 1)`` (it multiplies a per-segment flag).
+    :param ad_response: ``delta[s] * affinity[s,j]``, ``(S, J)`` or broadcast to ``shape``.
+    :param kappa: ``kappa[s]``, shaped like ``beta``.
+    :param psi: ``psi[s]``, shaped like ``beta``.
+    """
+
+    beta: FloatArray
+    eta_gain: FloatArray
+    eta_loss: FloatArray
+    gamma: FloatArray
+    ad_response: FloatArray
+    kappa: FloatArray
+    psi: FloatArray
+
+    @classmethod
+    def of(
+        cls,
+        coef: DemandCoefficients,
+        affinity: FloatArray,
+        shape: tuple[int, ...] | None = None,
+    ) -> IndexCoefficients:
+        """Columns of ``coef``; with ``shape`` (e.g. ``(1, S, J)``), made contiguous arrays of
+        that shape, so that numpy multiplies them with same-shaped terms on its fast path."""
+
+        def shaped(values: FloatArray) -> FloatArray:
+            return values if shape is None else np.ascontiguousarray(np.broadcast_to(values, shape))
+
+        return cls(
+            beta=shaped(_per_segment(coef.beta)),
+            eta_gain=shaped(_per_segment(coef.eta_gain)),
+            eta_loss=shaped(_per_segment(coef.eta_loss)),
+            gamma=_per_segment(coef.gamma),
+            ad_response=shaped(_per_segment(coef.delta) * np.asarray(affinity)),
+            kappa=shaped(_per_segment(coef.kappa)),
+            psi=shaped(_per_segment(coef.psi)),
+        )
+
+
 def log_demand_index(
     coef: DemandCoefficients,
     *,
@@ -120,17 +169,47 @@ def log_demand_index(
     :param pantry: ``(S, J)`` pantry stock in baseline periods.
     :returns: ``(S, J)`` log multipliers, so that ``mu = N * exp(alpha + index)``.
     """
+    return index_from_coefficients(
+        IndexCoefficients.of(coef, affinity),
+        price=price,
+        list_price=list_price,
+        reference_price=reference_price,
+        promoted=promoted,
+        ad_saturation=ad_saturation,
+        competitor_price=competitor_price,
+        season=season,
+        pantry=pantry,
+    )
+
+
+def index_from_coefficients(
+    coef: IndexCoefficients,
+    *,
+    price: FloatArray,
+    list_price: FloatArray,
+    reference_price: FloatArray,
+    promoted: NDArray[np.bool_],
+    ad_saturation: FloatArray,
+    competitor_price: FloatArray,
+    season: float | FloatArray,
+    pantry: FloatArray,
+) -> FloatArray:
+    """:func:`log_demand_index` with coefficients shaped once (see :class:`IndexCoefficients`).
+
+    Arguments as in :func:`log_demand_index`; ``list_price`` may also be given
+    broadcast to the prices' shape.
+    """
     log_relative_price = np.log(price / list_price)
     log_reference_gap = np.log(reference_price / price)
     return (
-        _per_segment(coef.beta) * log_relative_price
-        + _per_segment(coef.eta_gain) * np.maximum(0.0, log_reference_gap)
-        + _per_segment(coef.eta_loss) * np.minimum(0.0, log_reference_gap)
-        + _per_segment(coef.gamma) * _per_segment(promoted).astype(float)
-        + _per_segment(coef.delta) * affinity * _per_segment(ad_saturation)
-        + _per_segment(coef.kappa) * np.log(competitor_price / price)
+        coef.beta * log_relative_price
+        + coef.eta_gain * np.maximum(0.0, log_reference_gap)
+        + coef.eta_loss * np.minimum(0.0, log_reference_gap)
+        + coef.gamma * _per_segment(promoted).astype(float)
+        + coef.ad_response * _per_segment(ad_saturation)
+        + coef.kappa * np.log(competitor_price / price)
         + season
-        - _per_segment(coef.psi) * pantry
+        - coef.psi * pantry
     )
 
 
