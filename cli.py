@@ -446,6 +446,108 @@ def simulate(
         stdout.print(f"wrote trajectories to {written}")
 
 
+@app.command("fit-demand")
+@reports_input_errors
+def fit_demand_command(
+    log: Annotated[
+        Path, typer.Argument(help="Transaction log: CSV, TSV, whitespace text or Parquet.")
+    ],
+    segments: Annotated[
+        Path,
+        typer.Option(
+            "--segments",
+            help="Profile directory (promosim profile --out) or a synth .truth.json "
+            "(its planted segments; also its list prices, competitor prices and ad spend).",
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Market file to write (JSON); intent scores go beside it.")
+    ],
+    period: Annotated[str, typer.Option("--period", help="Period length: week or day.")] = "week",
+    holdout: Annotated[
+        int, typer.Option("--holdout", min=0, help="Last periods held out to measure WAPE.")
+    ] = 8,
+    calendar: Annotated[
+        Path | None,
+        typer.Option(
+            "--calendar",
+            help="List prices, competitor prices and ad spend the log lacks: a table (date, "
+            "product, list_price / competitor_price; date, segment, ad_spend) or a truth JSON.",
+        ),
+    ] = None,
+    unit_cost_share: Annotated[
+        float,
+        typer.Option("--unit-cost-share", help="Unit cost as a share of list price (assumed)."),
+    ] = 0.6,
+    as_json: JsonFlag = False,
+    customer_col: CustomerCol = None,
+    date_col: DateCol = None,
+    quantity_col: QuantityCol = None,
+    price_col: PriceCol = None,
+    amount_col: AmountCol = None,
+    product_col: ProductCol = None,
+    promo_col: PromoCol = None,
+) -> None:
+    """Fit the demand model to a log: elasticities with 95 % CIs, uplifts, a market file."""
+    from sim.fit_market import fit_market
+
+    columns = _column_mapping(
+        customer=customer_col, date=date_col, quantity=quantity_col, price=price_col,
+        amount=amount_col, product=product_col, promo=promo_col,
+    )  # fmt: skip
+    with stderr.status(f"fitting the demand model to {log} ...") as status:
+        fitted = fit_market(
+            log, segments, out, period=period, holdout=holdout, calendar=calendar,
+            columns=columns, unit_cost_share=unit_cost_share,
+            progress=lambda line: status.update(line),
+        )  # fmt: skip
+    summary = fitted.summary()
+    for line in summary["warnings"]:
+        stderr.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+    if as_json:
+        emit_json(summary)
+        return
+    render_demand(summary)
+
+
+def render_demand(summary: dict[str, Any]) -> None:
+    """Per segment: elasticity with its 95 % CI, uplifts and holdout WAPE; then the fit."""
+    planted = any(row["planted"] for row in summary["segments"])
+    table = Table(title=f"demand by segment ({summary['family']}, per {summary['period']})")
+    headers = ["segment", "name", "elasticity", "95 % CI", "promotion uplift", "ad response",
+               "holdout WAPE"] + (["planted (share, elasticity)"] if planted else [])  # fmt: skip
+    for header in headers:
+        table.add_column(header, justify="left" if header in ("name", headers[-1]) else "right")
+    for row in summary["segments"]:
+        source = "" if row["elasticity_source"] == "fitted" else f" ({row['elasticity_source']})"
+        wape = row["holdout_wape"]
+        cells = [
+            str(row["segment"]), row["name"], f"{row['elasticity']:.2f}{source}",
+            f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]", f"{row['promotion_uplift']:+.2f}",
+            f"{row['ad_response']:+.2f}", "-" if wape is None else f"{wape:.1%}",
+        ]  # fmt: skip
+        if planted:
+            match = row["planted"]
+            cells.append(
+                f"{match['name']} ({match['share']:.0%}, {match['price_elasticity']:.2f})"
+                if match else "-"
+            )
+        table.add_row(*cells)
+    stdout.print(table)
+    dynamics = ", ".join(
+        f"{name} {value['value']:.3g} ({value['source']})"
+        for name, value in summary["dynamics"].items()
+    )
+    stdout.print(
+        f"family {summary['family']} (Pearson dispersion {summary['dispersion']:.2f}); "
+        f"dynamics: {dynamics}", highlight=False,
+    )  # fmt: skip
+    if summary["intent_auc"] is not None:
+        stdout.print(f"purchase intent: holdout AUC {summary['intent_auc']:.3f}", highlight=False)
+    written = [summary["market"]] + ([summary["intent"]] if summary["intent"] else [])
+    stdout.print("wrote " + ", ".join(written), highlight=False)
+
+
 bench_app = typer.Typer(
     help="Benchmarks behind the README's figures, each read against a reference from the same run.",
     no_args_is_help=True,
