@@ -513,27 +513,37 @@ def fit_demand_command(
 def render_demand(summary: dict[str, Any]) -> None:
     """Per segment: elasticity with its 95 % CI, uplifts and holdout WAPE; then the fit."""
     planted = any(row["planted"] for row in summary["segments"])
-    table = Table(title=f"demand by segment ({summary['family']}, per {summary['period']})")
-    headers = ["segment", "name", "elasticity", "95 % CI", "promotion uplift", "ad response",
-               "holdout WAPE"] + (["planted (share, elasticity)"] if planted else [])  # fmt: skip
+    table = Table(
+        title=f"demand by segment ({summary['family']}, per {summary['period']})",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    headers = ["segment", "elasticity", "95 % CI", "promo", "ads", "WAPE"]
+    headers += ["truth (share)"] if planted else []
     for header in headers:
-        table.add_column(header, justify="left" if header in ("name", headers[-1]) else "right")
+        justify = "left" if header in ("segment", "truth (share)") else "right"
+        table.add_column(header, justify=justify, no_wrap=True)
     for row in summary["segments"]:
         source = "" if row["elasticity_source"] == "fitted" else f" ({row['elasticity_source']})"
         wape = row["holdout_wape"]
         cells = [
-            str(row["segment"]), row["name"], f"{row['elasticity']:.2f}{source}",
+            str(row['segment']), f"{row['elasticity']:.2f}{source}",
             f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]", f"{row['promotion_uplift']:+.2f}",
-            f"{row['ad_response']:+.2f}", "-" if wape is None else f"{wape:.1%}",
+            f"{row['ad_response']:+.2f}", "-" if wape is None else f"{wape:.0%}",
         ]  # fmt: skip
         if planted:
             match = row["planted"]
             cells.append(
-                f"{match['name']} ({match['share']:.0%}, {match['price_elasticity']:.2f})"
+                f"{match['price_elasticity']:.2f} ({match['share']:.0%})"
                 if match else "-"
-            )
+            )  # fmt: skip
         table.add_row(*cells)
     stdout.print(table)
+    stdout.print(
+        "elasticity: log units per log price; promo, ads: log uplift; WAPE: holdout error"
+        + ("; truth: planted elasticity of the dominant segment" if planted else ""),
+        highlight=False,
+    )
     dynamics = ", ".join(
         f"{name} {value['value']:.3g} ({value['source']})"
         for name, value in summary["dynamics"].items()

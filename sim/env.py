@@ -61,6 +61,26 @@ def resolve_market(market: MarketParameters | str | Path) -> MarketParameters:
     return load_market_file(path)
 
 
+UNCERTAINTY = ("point", "posterior")
+
+
+def _posterior_source(market: object, uncertainty: str) -> Any:
+    """The fitted MarketConfig to draw coefficients from, or None for point estimates."""
+    if uncertainty not in UNCERTAINTY:
+        raise InputError(f"unknown uncertainty '{uncertainty}'; expected 'point' or 'posterior'")
+    if uncertainty == "point":
+        return None
+    from sim.market_config import load_market_config
+    from sim.presets import PRESETS
+
+    if isinstance(market, MarketParameters) or (isinstance(market, str) and market in PRESETS):
+        raise InputError(
+            "uncertainty='posterior' needs a fitted market file (from promosim fit-demand); "
+            "parameters and presets carry no coefficient covariance"
+        )
+    return load_market_config(Path(str(market)))
+
+
 class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
     """A retailer's weekly decisions in a market of customer segments and products.
 
@@ -112,6 +132,9 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
     :param guardrails: limits on actions.
     :param grid: the discrete choices and continuous ranges.
     :param render_mode: ``"ansi"`` or None.
+    :param uncertainty: ``"point"`` uses the market's coefficients as they are;
+        ``"posterior"`` draws them from the fit's covariance at every reset (needs a
+        fitted market file from ``promosim fit-demand``).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -125,6 +148,7 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         guardrails: Guardrails | None = None,
         grid: ActionGrid | None = None,
         render_mode: str | None = None,
+        uncertainty: str = "point",
     ) -> None:
         if task not in TASKS:
             raise InputError(
@@ -137,6 +161,8 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         if render_mode not in (None, "ansi"):
             raise InputError(f"unknown render_mode '{render_mode}'; expected 'ansi' or None")
         self.params = resolve_market(market)
+        self._posterior = _posterior_source(market, uncertainty)
+        self.uncertainty = uncertainty
         self.task = task
         self.action_style = action_style
         self.horizon = int(horizon)
@@ -198,6 +224,9 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
+        if self._posterior is not None:
+            # One draw of the fitted coefficients per episode, from the fit's covariance.
+            self.params = self._posterior.to_market_parameters(self.np_random)
         self._state = initial_state(self.params)
         self._last_multiplier = np.ones((1, self.params.n_products))
         self._last_info = {}

@@ -123,14 +123,18 @@ def load_preset(name: str) -> MarketParameters:
 
 
 def load_market_file(path: Path) -> MarketParameters:
-    """A market from a file. Today: the truth JSON that ``promosim synth`` writes beside its log,
-    re-planted from its generator settings (planting is deterministic in the seed)."""
+    """A market from a file: a fitted market file from ``promosim fit-demand`` (its point
+    estimates), or the truth JSON ``promosim synth`` writes beside its log, re-planted from
+    its generator settings (planting is deterministic in the seed) so that it is exactly
+    the market of the presets, promotion fixed cost included."""
+    from sim.market_config import TRUTH_KIND, load_market_config
+
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InputError(f"{path}: not a readable JSON market file ({error})") from None
-    if not isinstance(payload, dict) or payload.get("kind") != "promosim.synth.truth":
-        raise InputError(f"{path}: not a promosim market file (expected a synth truth file)")
+    if not (isinstance(payload, dict) and payload.get("kind") == TRUTH_KIND):
+        return load_market_config(path).to_market_parameters()
     try:
         generator = payload["generator"]
         spec = SynthSpec(

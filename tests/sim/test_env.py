@@ -119,3 +119,49 @@ def test_a_synth_truth_file_is_a_market(tmp_path):
     assert env.params.n_products == 3
     env.reset(seed=0)
     env.step(env.action_space.sample())
+
+
+@pytest.fixture(scope="module")
+def fitted_market(tmp_path_factory):
+    """A small synth -> fit-demand market file (planted segments as the segment source)."""
+    from typer.testing import CliRunner
+
+    from cli import app
+    from sim.synth import SynthSpec, synthesize
+
+    directory = tmp_path_factory.mktemp("fitted")
+    result = synthesize(
+        SynthSpec(customers=800, periods=40, products=4, seed=2), directory / "log.csv"
+    )
+    market = directory / "market.json"
+    outcome = CliRunner().invoke(
+        app, ["fit-demand", str(result.log_path), "--segments", str(result.truth_path),
+              "--out", str(market), "--holdout", "4"],
+    )  # fmt: skip
+    assert outcome.exit_code == 0, outcome.output
+    return market
+
+
+def test_a_fitted_market_file_is_a_market(fitted_market):
+    env = MarketEnv(market=fitted_market, task="joint")
+    check_env(env)
+    assert env.params.n_products == 4
+
+
+def test_posterior_uncertainty_draws_new_coefficients_each_episode(fitted_market):
+    env = MarketEnv(market=fitted_market, task="pricing", uncertainty="posterior")
+    env.reset(seed=1)
+    first = env.params.coefficients.beta.copy()
+    env.reset(seed=2)
+    second = env.params.coefficients.beta.copy()
+    env.reset(seed=1)
+    np.testing.assert_array_equal(env.params.coefficients.beta, first)
+    assert not np.array_equal(first, second)
+    point = MarketEnv(market=fitted_market, task="pricing").params.coefficients.beta
+    # draws scatter around the point estimate, within a few of the fit's standard errors
+    assert np.all(np.abs(first - point) < 1.5)
+
+
+def test_posterior_needs_a_fitted_file():
+    with pytest.raises(InputError, match="needs a fitted market file"):
+        MarketEnv(market="default", uncertainty="posterior")
