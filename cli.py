@@ -594,6 +594,34 @@ def bench_recsys(as_json: JsonFlag = False) -> None:
     stdout.print_json(data=payload)
 
 
+@bench_app.command("env")
+@reports_input_errors
+def bench_env(as_json: JsonFlag = False) -> None:
+    """Env and batched market speed (8 segments x 20 products), as ratios to Poisson draws."""
+    from experiments.bench_env import bench_env as measure_env_speed
+
+    with stderr.status("benchmarking the market (about 15 s) ..."):
+        rows = measure_env_speed()
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table(
+        title="market speed, one core (floor: numpy Poisson draws of the same shape)",
+        box=box.SIMPLE_HEAD,
+    )
+    for column in ("figure", "per second", "us / step", "x floor", "target", "met"):
+        table.add_column(column)
+    for row in rows:
+        met = "yes" if row["meets_target"] else "no"
+        target = row["target"]
+        wanted = f">= {target['steps_per_second']:,}/s, <= {target['ratio_to_floor']}x"
+        table.add_row(
+            row["name"], f"{row['steps_per_second']:,.0f}", f"{row['seconds_per_step'] * 1e6:,.1f}",
+            f"{row['ratio_to_floor']:.1f}", wanted, met,
+        )  # fmt: skip
+    stdout.print(table)
+
+
 def render_measurements(rows: list[dict[str, Any]], as_json: bool) -> None:
     """Benchmark figures as a table (or JSON): each with its same-run reference."""
     if as_json:
