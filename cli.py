@@ -420,6 +420,13 @@ def simulate(
     ] = "fixed",
     episodes: Annotated[int, typer.Option("--episodes", help="Episodes to run.")] = 20,
     horizon: Annotated[int, typer.Option("--horizon", help="Periods (weeks) per episode.")] = 52,
+    uncertainty: Annotated[
+        str,
+        typer.Option(
+            "--uncertainty",
+            help="point, or posterior: draw a fitted market's coefficients every episode.",
+        ),
+    ] = "point",
     seed: Seed = 0,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write trajectories: .csv or .parquet.")
@@ -431,7 +438,9 @@ def simulate(
     from sim.simulate import write_trajectories
 
     with stderr.status(f"simulating {episodes} episodes of {policy} on {task} ..."):
-        result = run_simulation(market, task, policy, episodes, seed=seed, horizon=horizon)
+        result = run_simulation(
+            market, task, policy, episodes, seed=seed, horizon=horizon, uncertainty=uncertainty
+        )
         written = write_trajectories(result, out) if out is not None else None
     summary = result.summary()
     if as_json:
@@ -544,6 +553,13 @@ def render_demand(summary: dict[str, Any]) -> None:
         + ("; truth: planted elasticity of the dominant segment" if planted else ""),
         highlight=False,
     )
+    if planted:
+        dominant = ", ".join(
+            f"{row['segment']} = {row['planted']['name']} ({row['planted']['share']:.0%})"
+            for row in summary["segments"]
+            if row["planted"]
+        )
+        stdout.print(f"planted segments: {dominant}", highlight=False)
     dynamics = ", ".join(
         f"{name} {value['value']:.3g} ({value['source']})"
         for name, value in summary["dynamics"].items()

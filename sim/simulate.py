@@ -135,6 +135,7 @@ def simulate(
     seed: int = 0,
     horizon: int = 52,
     guardrails: Guardrails | None = None,
+    uncertainty: str = "point",
 ) -> SimulationResult:
     """Run ``policy`` for ``episodes`` episodes; episode e is seeded with ``seed + e``."""
     if episodes < 1:
@@ -144,8 +145,13 @@ def simulate(
         # policy should face the same rules as the DP it is compared with.
         guardrails = Guardrails(max_price_change=None)
     env = MarketEnv(
-        market=market, task=task, action_style="discrete", horizon=horizon, guardrails=guardrails
-    )  # type: ignore[arg-type]
+        market=market,  # type: ignore[arg-type]
+        task=task,
+        action_style="discrete",
+        horizon=horizon,
+        guardrails=guardrails,
+        uncertainty=uncertainty,
+    )
     act = make_policy(policy, env, seed)
     profits = np.zeros(episodes)
     rows: list[pd.DataFrame] = []

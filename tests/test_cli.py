@@ -73,6 +73,7 @@ def test_demo_command_says_what_it_wrote_where(tmp_path):
     assert result.exit_code == 0, result.output
     assert "promosim demo wrote everything under" in result.stdout
     assert "adjusted Rand index" in result.stdout
+    assert "price elasticity" in result.stdout and "posterior coefficients" in result.stdout
 
 
 def write(path: Path, content: str | bytes) -> Path:
