@@ -359,6 +359,30 @@ class _ActionMap:
             np.zeros((1, self.n_seg)) if self.ad_spend is None else mapped[None, self.ad_spend],
         )
 
+    def batch(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The same mapping for M actions: ``(M, n)`` -> ``(M, J)``, ``(M, S)``, ``(M, S)``."""
+        rows = np.asarray(actions).reshape(len(actions), -1)
+        if self.discrete:
+            levels = rows.astype(np.intp)
+            if np.count_nonzero(levels.astype(np.uint64) >= self.n_levels):
+                raise IndexError("a discrete action is outside its MultiDiscrete space")
+            mapped = self.choices[self.offsets + levels]
+        else:
+            unit = (np.minimum(np.maximum(rows.astype(float), -1.0), 1.0) + 1.0) / 2.0
+            mapped = self.low + unit * self.span
+        n_markets = len(rows)
+        return (
+            np.ones((n_markets, self.n_prod))
+            if self.multiplier is None
+            else mapped[:, self.multiplier],
+            np.zeros((n_markets, self.n_seg))
+            if self.discount is None
+            else mapped[:, self.discount],
+            np.zeros((n_markets, self.n_seg))
+            if self.ad_spend is None
+            else mapped[:, self.ad_spend],
+        )
+
 
 class _ObservationBuffer:
     """Assembles the observation (layout in :class:`MarketEnv`) block by block in a float64
@@ -422,6 +446,7 @@ def register_tasks() -> None:
         gym.register(
             id=env_id,
             entry_point="sim.env:MarketEnv",
+            vector_entry_point="sim.vector_env:MarketVectorEnv",
             max_episode_steps=DEFAULT_HORIZON,
             kwargs={"task": task},
         )
