@@ -373,6 +373,32 @@ def step(
     return next_state, outcome
 
 
+def carry_price_memory(
+    params: MarketParameters,
+    state: MarketState,
+    price: FloatArray,
+    index: FloatArray,
+    season: float,
+) -> tuple[FloatArray, FloatArray]:
+    """Next reference price and pantry: the state that moves with the action, not the noise.
+
+    Both evolve on prices paid and on the expected demand index, so the stochastic step
+    and the oracles' certainty-equivalent path share them exactly.
+    """
+    effects = params.effects
+    reference = (
+        eq.smooth_reference_price(state.reference_price, price, params.reference_smoothing)
+        if effects.reference_price
+        else state.reference_price
+    )
+    pantry = (
+        eq.deplete_pantry(state.pantry, eq.pantry_excess(index, season), params.pantry_decay)
+        if effects.pantry
+        else state.pantry
+    )
+    return reference, pantry
+
+
 def _next_state(
     params: MarketParameters,
     state: MarketState,
@@ -385,16 +411,7 @@ def _next_state(
     rng: np.random.Generator,
 ) -> MarketState:
     effects = params.effects
-    reference = (
-        eq.smooth_reference_price(state.reference_price, price, params.reference_smoothing)
-        if effects.reference_price
-        else state.reference_price
-    )
-    pantry = (
-        eq.deplete_pantry(state.pantry, eq.pantry_excess(index, season), params.pantry_decay)
-        if effects.pantry
-        else state.pantry
-    )
+    reference, pantry = carry_price_memory(params, state, price, index, season)
     active = state.active
     if effects.churn:
         comeback = eq.reactivation_probability(

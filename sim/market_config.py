@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sim import market_equations as eq
 from sim.atomic import write_text
 from sim.errors import InputError, describe_path
+from sim.synth import TRUTH_NAMES
 
 #: Unit cost as a share of list price when the log has no costs: a 40 % gross margin,
 #: typical of grocery and general retail.
@@ -397,9 +398,7 @@ def _read_json(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"{name}: cannot be read ({error})") from None
     except json.JSONDecodeError as error:
-        raise InputError(
-            f"{name}, line {error.lineno}: not valid JSON ({error.msg})"
-        ) from None
+        raise InputError(f"{name}, line {error.lineno}: not valid JSON ({error.msg})") from None
 
 
 def validate_market(payload: Any, path: Path) -> MarketConfig:
@@ -469,13 +468,7 @@ def _from_truth(truth: dict, path: Path) -> MarketConfig:
 
     coefficients = Coefficients(
         alpha=truth["alpha"],
-        beta=per_segment("price_elasticity"),
-        eta_gain=per_segment("reference_gain"),
-        eta_loss=per_segment("reference_loss"),
-        gamma=per_segment("promotion_uplift"),
-        delta=per_segment("ad_response"),
-        kappa=per_segment("competitor_elasticity"),
-        psi=per_segment("pantry_effect"),
+        **{name: per_segment(TRUTH_NAMES[name]) for name in SEGMENT_COEFFICIENTS},
         season=planted_season,
         sources={name: ["planted"] * n_seg for name in SEGMENT_COEFFICIENTS},
     )
@@ -487,14 +480,19 @@ def _from_truth(truth: dict, path: Path) -> MarketConfig:
         "period": "week",
         "segments": [
             SegmentConfig(
-                id=int(s["segment"]), name=s["name"], population=int(s["customers"]),
-                active_share=float(np.clip(active_share[i], 0, 1)), planted_name=s["name"],
+                id=int(s["segment"]),
+                name=s["name"],
+                population=int(s["customers"]),
+                active_share=float(np.clip(active_share[i], 0, 1)),
+                planted_name=s["name"],
             )  # fmt: skip
             for i, s in enumerate(segments)
         ],
         "products": [
             ProductConfig(
-                id=p["product"], list_price=p["list_price"], unit_cost=p["unit_cost"],
+                id=p["product"],
+                list_price=p["list_price"],
+                unit_cost=p["unit_cost"],
                 unit_cost_source="planted",
             )  # fmt: skip
             for p in truth["products"]
@@ -520,8 +518,9 @@ def _from_truth(truth: dict, path: Path) -> MarketConfig:
             noise=float(dynamics["competitor_noise"]),
             source="planted",
             shock=float(dynamics.get("competitor_shock", 0.0)),
-            shock_start=int(float(dynamics.get("competitor_shock_start", 0.0))
-                            * int(generator["periods"])),
+            shock_start=int(
+                float(dynamics.get("competitor_shock_start", 0.0)) * int(generator["periods"])
+            ),
             shock_length=int(dynamics.get("competitor_shock_length", 0)),
         ),
         "noise": Noise(

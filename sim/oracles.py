@@ -47,6 +47,7 @@ from sim.market import (
     MarketAction,
     MarketParameters,
     MarketState,
+    carry_price_memory,
     expected_units,
     initial_state,
     season_at,
@@ -62,13 +63,9 @@ def expected_transition(
 ) -> MarketState:
     """The state after one period on the certainty-equivalent path (see module docstring)."""
     effects = params.effects
-    season = season_at(params, state.period)
-    reference = state.reference_price
-    if effects.reference_price:
-        reference = eq.smooth_reference_price(reference, price, params.reference_smoothing)
-    pantry = state.pantry
-    if effects.pantry:
-        pantry = eq.deplete_pantry(pantry, eq.pantry_excess(index, season), params.pantry_decay)
+    reference, pantry = carry_price_memory(
+        params, state, price, index, season_at(params, state.period)
+    )
     active = state.active
     if effects.churn:
         saturation = eq.hill(adstock, params.hill_exponent, params.hill_half_saturation)

@@ -80,6 +80,18 @@ class SegmentArchetype:
     favourite_category: int  # the product category this segment's taste leans to
 
 
+#: Each per-segment coefficient of :class:`sim.market_equations.DemandCoefficients` and the
+#: name the truth file (and :class:`SegmentArchetype`) gives it.
+TRUTH_NAMES: dict[str, str] = {
+    "beta": "price_elasticity",
+    "eta_gain": "reference_gain",
+    "eta_loss": "reference_loss",
+    "gamma": "promotion_uplift",
+    "delta": "ad_response",
+    "kappa": "competitor_elasticity",
+    "psi": "pantry_effect",
+}
+
 #: The planted segments. They are far apart in frequency (purchase rate) and in
 #: spend per visit (basket size), as RFM segmentation needs them to be, and they
 #: differ in every response the demand model estimates.
@@ -211,13 +223,7 @@ def plant_market(spec: SynthSpec, dynamics: MarketDynamics | None = None) -> Pla
     rate, basket = per_segment("purchase_rate"), per_segment("basket_units")
     coefficients = eq.DemandCoefficients(
         alpha=np.log(rate[:, None] * taste * basket[:, None]),
-        beta=per_segment("price_elasticity"),
-        eta_gain=per_segment("reference_gain"),
-        eta_loss=per_segment("reference_loss"),
-        gamma=per_segment("promotion_uplift"),
-        delta=per_segment("ad_response"),
-        kappa=per_segment("competitor_elasticity"),
-        psi=per_segment("pantry_effect"),
+        **{name: per_segment(truth_name) for name, truth_name in TRUTH_NAMES.items()},
     )
     weeks = np.arange(horizon)
     season = 0.15 * np.sin(2 * np.pi * weeks / 52.0) + 0.25 * ((weeks % 52) >= 47)
