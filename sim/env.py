@@ -121,7 +121,8 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
     ``max_episode_steps`` to the same). Never terminates early.
 
     **Info.** ``profit``, and per segment: ``revenue``, ``units``, ``margin``,
-    ``ad_spend``, ``promotion_cost`` (arrays of length S); ``guardrails``: the names
+    ``ad_spend``, ``promotion_cost`` (arrays of length S); ``product_units``: units
+    sold per product (length J); ``guardrails``: the names
     of the limits that changed the action (empty when none did); ``action``: the
     action applied, as multipliers, discounts and ad spend.
 
@@ -211,6 +212,11 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         """The MarketAction fields this task controls, in the order of the action vector."""
         return self._blocks
 
+    @property
+    def action_block_sizes(self) -> tuple[int, ...]:
+        """The length of each of :attr:`action_blocks` in the action vector."""
+        return tuple(self._sizes)
+
     # -- action mapping -------------------------------------------------------------
 
     def to_market_action(self, action: np.ndarray) -> MarketAction:
@@ -250,6 +256,7 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
             "profit": reward,
             "revenue": outcome.revenue[0],
             "units": outcome.units[0].sum(axis=1),
+            "product_units": outcome.units[0].sum(axis=0),
             "margin": outcome.margin[0],
             "ad_spend": outcome.ad_spend[0],
             "promotion_cost": outcome.promotion_cost[0],

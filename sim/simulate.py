@@ -36,6 +36,19 @@ POLICIES = ("fixed", "random", "best-fixed", "dp")
 Policy = Callable[[int, np.ndarray], np.ndarray]  # (period, observation) -> env action
 
 
+def mean_ci95(values: np.ndarray) -> tuple[float, float]:
+    """Student-t 95 % interval for the mean of ``values`` (a point for one value or no spread)."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, mean
+    sem = stats.sem(values)
+    if sem == 0:
+        return mean, mean
+    low, high = stats.t.interval(0.95, values.size - 1, loc=mean, scale=sem)
+    return float(low), float(high)
+
+
 @dataclass(frozen=True)
 class SimulationResult:
     """Profit per episode, its mean with a 95 % CI, and the per-segment trajectories."""
@@ -51,15 +64,7 @@ class SimulationResult:
 
     @property
     def ci95(self) -> tuple[float, float]:
-        """Student-t interval for the mean over episodes (a point when there is one episode)."""
-        n = self.episode_profit.size
-        if n < 2:
-            return self.mean, self.mean
-        sem = stats.sem(self.episode_profit)
-        if sem == 0:
-            return self.mean, self.mean
-        low, high = stats.t.interval(0.95, n - 1, loc=self.mean, scale=sem)
-        return float(low), float(high)
+        return mean_ci95(self.episode_profit)
 
     def summary(self) -> dict[str, object]:
         low, high = self.ci95

@@ -1,0 +1,114 @@
+"""Run any agent through episodes and summarise what it earned.
+
+Like SB3's ``evaluate_policy``, this accepts anything with the :class:`agents.base.Agent`
+interface, so a fixed price, the A/B test, a bandit and PPO are measured by the same
+code. Online agents (bandits, the A/B test) start every episode from their learned
+state (:meth:`Agent.begin_episode`), act with their exploration on and update on each
+transition; offline agents act deterministically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from agents.base import Agent
+from sim.simulate import mean_ci95
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One episode: profit per period and the actions taken."""
+
+    rewards: np.ndarray  # (T,)
+    actions: np.ndarray  # (T, ...) as the agent chose them (before guardrails)
+
+    @property
+    def profit(self) -> float:
+        return float(self.rewards.sum())
+
+
+def run_episode(env: gym.Env, agent: Agent, seed: int) -> Episode:
+    """One episode of ``agent`` in ``env``, the env reset with ``seed`` (and the agent's
+    exploration seeded with it too, for online agents)."""
+    agent.setup_for(env)
+    agent.begin_episode(seed)
+    options = {"cohorts": agent.cohorts} if agent.cohorts > 1 else None
+    observation, _ = env.reset(seed=seed, options=options)
+    rewards: list[float] = []
+    actions: list[np.ndarray] = []
+    deterministic = not agent.online
+    while True:
+        action = agent.predict(observation, deterministic=deterministic)
+        next_observation, reward, terminated, truncated, info = env.step(action)
+        agent.observe(observation, action, float(reward), next_observation, info)
+        rewards.append(float(reward))
+        actions.append(np.asarray(action))
+        observation = next_observation
+        if terminated or truncated:
+            break
+    return Episode(np.asarray(rewards), np.asarray(actions))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Profit per episode with its mean, a 95 % t-interval and, when known, the optimum."""
+
+    agent: str
+    episode_profit: np.ndarray
+    seeds: tuple[int, ...]
+    oracle_value: float | None = None
+    oracle: str | None = None  # "dp" or "best-fixed"
+
+    @property
+    def mean(self) -> float:
+        return float(self.episode_profit.mean())
+
+    @property
+    def ci95(self) -> tuple[float, float]:
+        return mean_ci95(self.episode_profit)
+
+    @property
+    def optimality_gap(self) -> float | None:
+        """``1 - mean / oracle``: the share of the oracle's expected profit left on the table."""
+        if self.oracle_value is None or self.oracle_value == 0:
+            return None
+        return 1.0 - self.mean / self.oracle_value
+
+    def summary(self) -> dict[str, object]:
+        low, high = self.ci95
+        return {
+            "agent": self.agent,
+            "episodes": int(self.episode_profit.size),
+            "mean_profit": self.mean,
+            "ci_low": low,
+            "ci_high": high,
+            "oracle": self.oracle,
+            "oracle_value": self.oracle_value,
+            "optimality_gap": self.optimality_gap,
+        }
+
+
+def evaluate(
+    agent: Agent,
+    env: gym.Env,
+    episodes: int,
+    seed: int = 0,
+    oracle: tuple[str, float] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Evaluation:
+    """Profit of ``agent`` over ``episodes`` episodes seeded ``seed, seed + 1, ...``.
+
+    Every agent evaluated with the same ``seed`` faces the same sequence of env seeds.
+    """
+    seeds = tuple(range(seed, seed + episodes))
+    profits = np.empty(episodes)
+    for done, episode_seed in enumerate(seeds, start=1):
+        profits[done - 1] = run_episode(env, agent, episode_seed).profit
+        if progress is not None:
+            progress(done)
+    name, value = oracle if oracle is not None else (None, None)
+    return Evaluation(agent.name, profits, seeds, value, name)
