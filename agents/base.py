@@ -153,15 +153,21 @@ class Agent(ABC):
         self.action_space = action_space
 
     def setup_for(self, env: gym.Env) -> None:
-        """:meth:`setup` for ``env``'s spaces unless already set up for the same ones."""
+        """:meth:`setup` for ``env``'s spaces unless already set up for the same ones, then
+        :meth:`bind` to it."""
         if self.action_space is None:
             self.setup(env.observation_space, env.action_space)
-            return
-        if space_to_json(env.action_space) != space_to_json(self.action_space):
+        elif space_to_json(env.action_space) != space_to_json(self.action_space):
             raise InputError(
                 f"agent '{self.name}' was set up for action space {self.action_space}, "
                 f"not {env.action_space}"
             )
+        self.bind(env.unwrapped)
+
+    def bind(self, env: gym.Env) -> None:  # noqa: B027 - optional hook
+        """Read what a business knows about its own market from the unwrapped ``env``
+        (list prices, unit costs, the action grid, the horizon; oracles read the whole
+        market). Called before every learn and every episode; the default reads nothing."""
 
     # -- learning and acting --------------------------------------------------------
 
@@ -172,10 +178,14 @@ class Agent(ABC):
         budget: int,
         seed: int | None = None,
         progress: ProgressCallback | None = None,
+        log_dir: Path | None = None,
     ) -> Self:
         """Interact with ``env`` for ``budget`` env steps and improve the policy.
 
-        Records each finished episode's return in :attr:`learning_curve`.
+        Implementations call :meth:`setup_for` first, seed every source of randomness
+        from ``seed``, call ``progress(steps_done)`` now and then, and record each
+        finished episode's return in :attr:`learning_curve`. Agents that keep training
+        logs or checkpoints (PPO) write them under ``log_dir`` when it is given.
         """
 
     @abstractmethod
