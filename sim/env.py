@@ -7,7 +7,7 @@ Registered as ``promosim/Pricing-v0``, ``promosim/Promotion-v0``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +117,14 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
     **Starting state.** Reference prices at list price, no adstock, empty pantries,
     every customer active, the competitor at its mean price ratio.
 
+    **Customer cohorts** (for A/B tests). ``reset(options={"cohorts": k})`` splits every
+    segment's customers at random into ``k`` equal cohorts for the episode (see
+    :func:`cohort_parameters`); each step then takes ``k`` action rows, one per cohort.
+    Cohorts share the competitor and the season; a cohort's ad spend is the rate the
+    whole market would get, and it pays ``1 / k`` of it (and of coupon fixed costs).
+    The reward is the sum over cohorts; ``info["cohort_profit"]`` has each cohort's,
+    ``info["cohort_action"]`` the applied actions; the observation pools the cohorts.
+
     **Episode end.** Truncated after ``horizon`` periods (registration sets
     ``max_episode_steps`` to the same). Never terminates early.
 
@@ -195,6 +203,8 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
             -OBSERVATION_BOUND, OBSERVATION_BOUND, (n_obs,), dtype=np.float32
         )
         self._state: MarketState | None = None
+        self._cohorts = 1
+        self._cohort_params = self.params
         self._last_multiplier = np.ones((1, n_prod))
         self._last_info: dict[str, Any] = {}
 
@@ -233,14 +243,20 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         if self._posterior is not None:
             # One draw of the fitted coefficients per episode, from the fit's covariance.
             self.params = self._posterior.to_market_parameters(self.np_random)
-        self._state = initial_state(self.params)
-        self._last_multiplier = np.ones((1, self.params.n_products))
+        self._cohorts = _cohort_count(options)
+        self._cohort_params = (
+            self.params if self._cohorts == 1 else cohort_parameters(self.params, self._cohorts)
+        )
+        self._state = initial_state(self._cohort_params, self._cohorts)
+        self._last_multiplier = np.ones((self._cohorts, self.params.n_products))
         self._last_info = {}
         return self._observation(), {}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._state is None:
             raise RuntimeError("call reset() before step()")
+        if self._cohorts > 1:
+            return self._step_cohorts(action)
         multiplier, discount, ad_spend, bound = enforce_arrays(
             self.guardrails,
             *self._action_map(action),
@@ -271,11 +287,61 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         truncated = self._state.period >= self.horizon
         return self._observation(), reward, False, truncated, info
 
+    def _step_cohorts(
+        self, action: np.ndarray
+    ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """One period with customers split into cohorts, each with its own action row."""
+        assert self._state is not None
+        k = self._cohorts
+        rows = np.asarray(action)
+        if rows.ndim != 2 or rows.shape[0] != k:
+            raise InputError(
+                f"with {k} cohorts the action needs {k} rows, one per cohort; got shape "
+                f"{rows.shape}"
+            )
+        multiplier, discount, ad_spend, bound = enforce_arrays(
+            self.guardrails,
+            *self._action_map.batch(rows),
+            self._last_multiplier,
+            self._margin_multiplier,
+        )
+        applied = MarketAction(multiplier=multiplier, discount=discount, ad_spend=ad_spend)
+        state, outcome = step(self._cohort_params, self._state, applied, self.np_random)
+        # One competitor for the whole market: every cohort faces the first one's price.
+        state.competitor_log_ratio[1:] = state.competitor_log_ratio[0]
+        self._state = state
+        self._last_multiplier = multiplier
+        # Each cohort's ad spend is the full market's rate per customer, so it costs 1/k.
+        spend, promotion_cost = outcome.ad_spend / k, outcome.promotion_cost / k
+        cohort_profit = (outcome.margin - spend - promotion_cost).sum(axis=1)
+        reward = float(cohort_profit.sum())
+        info = {
+            "profit": reward,
+            "revenue": outcome.revenue.sum(axis=0),
+            "units": outcome.units.sum(axis=(0, 2)),
+            "product_units": outcome.units.sum(axis=(0, 1)),
+            "margin": outcome.margin.sum(axis=0),
+            "ad_spend": spend.sum(axis=0),
+            "promotion_cost": promotion_cost.sum(axis=0),
+            "guardrails": bound,
+            "action": {
+                "multiplier": multiplier.mean(axis=0),
+                "discount": discount.mean(axis=0),
+                "ad_spend": (ad_spend / k).sum(axis=0),
+            },
+            "cohort_profit": cohort_profit,
+            "cohort_action": {"multiplier": multiplier, "discount": discount, "ad_spend": ad_spend},
+        }
+        self._last_info = info
+        truncated = state.period >= self.horizon
+        return self._observation(), reward, False, truncated, info
+
     def _observation(self) -> np.ndarray:
         assert self._state is not None
-        return self._observation_buffer.fill(
-            self._state, self._last_multiplier, self.horizon, self.params
-        )
+        state, last_multiplier = self._state, self._last_multiplier
+        if self._cohorts > 1:
+            state, last_multiplier = _pooled(state), last_multiplier.mean(axis=0, keepdims=True)
+        return self._observation_buffer.fill(state, last_multiplier, self.horizon, self.params)
 
     def render(self) -> str | None:
         if self.render_mode != "ansi" or self._state is None:
@@ -296,6 +362,42 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
             if info["guardrails"]:
                 lines.append("guardrails applied: " + ", ".join(info["guardrails"]))
         return "\n".join(lines)
+
+
+def _cohort_count(options: dict[str, Any] | None) -> int:
+    cohorts = (options or {}).get("cohorts", 1)
+    if not isinstance(cohorts, int) or isinstance(cohorts, bool) or cohorts < 1:
+        raise InputError(f"reset option 'cohorts' must be a whole number >= 1, got {cohorts!r}")
+    return cohorts
+
+
+def cohort_parameters(params: MarketParameters, cohorts: int) -> MarketParameters:
+    """The market of one of ``cohorts`` equal random splits of every segment's customers.
+
+    Each cohort is a copy of the market with ``1 / cohorts`` of the customers (and of
+    the stock): its own reference prices, pantries and churn, so that what one arm of a
+    test does to its customers stays with them.
+    """
+    capacity = params.inventory_capacity
+    return replace(
+        params,
+        population=params.population / cohorts,
+        inventory_capacity=None if capacity is None else capacity / cohorts,
+    )
+
+
+def _pooled(state: MarketState) -> MarketState:
+    """The whole market seen through its cohorts: customers and stock add up, memories
+    (reference price, adstock, pantry) average over equal-sized cohorts."""
+    return MarketState(
+        period=state.period,
+        reference_price=state.reference_price.mean(axis=0, keepdims=True),
+        adstock=state.adstock.mean(axis=0, keepdims=True),
+        pantry=state.pantry.mean(axis=0, keepdims=True),
+        active=state.active.sum(axis=0, keepdims=True),
+        competitor_log_ratio=state.competitor_log_ratio[:1],
+        inventory=state.inventory.sum(axis=0, keepdims=True),
+    )
 
 
 class _ActionMap:
