@@ -68,3 +68,30 @@ def write_json(payload: Any, destination: str | Path) -> Path:
 def write_text(text: str, destination: str | Path) -> Path:
     """Write ``text`` as UTF-8, atomically."""
     return write_atomically(destination, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+@contextmanager
+def atomic_directory(destination: str | Path) -> Iterator[Path]:
+    """Yield a temporary directory beside ``destination``; rename it there on success.
+
+    ``destination`` must not exist, or be an empty directory (replaced). On any
+    exception, or an interrupt, the temporary directory is removed: a reader finds the
+    whole result or nothing.
+    """
+    import shutil
+
+    destination = Path(destination)
+    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
+        raise FileExistsError(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(
+        tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent)
+    )
+    try:
+        yield temporary
+        if destination.exists():
+            destination.rmdir()
+        os.replace(temporary, destination)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
