@@ -455,6 +455,121 @@ def simulate(
         stdout.print(f"wrote trajectories to {written}")
 
 
+MarketOption = Annotated[
+    str, typer.Option("--market", help="A preset (default, stationary, ...) or a market file.")
+]
+TaskOption = Annotated[
+    str, typer.Option("--task", help="pricing, promotion, ad_targeting or joint.")
+]
+
+
+@app.command()
+@reports_input_errors
+def train(
+    agent: Annotated[
+        str, typer.Option("--agent", help="q-learning, double-q, ppo, thompson, ab-test, ...")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="New directory for the trained agent.")],
+    market: MarketOption = "default",
+    task: TaskOption = "pricing",
+    steps: Annotated[int, typer.Option("--steps", min=0, help="Env steps to learn for.")] = 50_000,
+    style: Annotated[
+        str, typer.Option("--style", help="Action style: discrete or continuous.")
+    ] = "discrete",
+    horizon: Annotated[int, typer.Option("--horizon", min=1, help="Periods per episode.")] = 52,
+    max_price_change: Annotated[
+        float | None,
+        typer.Option("--max-price-change", help="Largest price change per period (default none)."),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="Hyper-parameter KEY=VALUE (JSON values); repeatable."),
+    ] = None,
+    seed: Seed = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Train an agent in a task; write the model, its config and a learning curve to OUT."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from agents.training import parse_hyperparameters
+    from agents.training import train as train_agent
+
+    spec = _task_spec(
+        market=market, task=task, action_style=style, horizon=horizon,
+        max_price_change=max_price_change,
+    )  # fmt: skip
+    hyperparameters = parse_hyperparameters(param or [])
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}"),
+               TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=stderr, transient=True) as bar:
+        job = bar.add_task(f"training {agent} on {task}", total=max(steps, 1))
+        result = train_agent(
+            spec, agent, steps, out, seed=seed, hyperparameters=hyperparameters,
+            progress=lambda done: bar.update(job, completed=done),
+        )  # fmt: skip
+    summary = result.summary()
+    if as_json:
+        emit_json(summary)
+        return
+    last = summary["mean_return_last_10_episodes"]
+    tail = f", last 10 episodes' mean return {last:,.0f}" if last is not None else ""
+    stdout.print(
+        f"trained {agent} on {task} ({market}) for {steps:,} steps in "
+        f"{summary['seconds']:.1f} s{tail}; saved to {result.directory}"
+    )
+
+
+def _task_spec(**fields: Any) -> Any:
+    """A TaskSpec from CLI options; invalid values become one-line input errors."""
+    from pydantic import ValidationError
+
+    from agents.task import TaskSpec
+
+    try:
+        return TaskSpec(**fields)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise InputError(f"--{where.replace('_', '-')}: {problem['msg']}") from None
+
+
+@app.command()
+@reports_input_errors
+def evaluate(
+    directory: Annotated[Path, typer.Argument(help="A directory written by promosim train.")],
+    episodes: Annotated[int, typer.Option("--episodes", min=1, help="Episodes to run.")] = 20,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="First evaluation seed (apart from training's).")
+    ] = 1_000_000,
+    as_json: JsonFlag = False,
+) -> None:
+    """Evaluate a trained agent: mean profit, 95 % CI and the gap to the oracle."""
+    from rich.progress import Progress
+
+    from agents.training import evaluate_trained
+
+    with Progress(console=stderr, transient=True) as bar:
+        job = bar.add_task(f"evaluating {directory}", total=episodes)
+        evaluation = evaluate_trained(
+            directory, episodes, seed, progress=lambda done: bar.update(job, completed=done)
+        )
+    summary = evaluation.summary()
+    if as_json:
+        emit_json(summary)
+        return
+    gap = summary["optimality_gap"]
+    oracle = (
+        f"; {summary['oracle']} oracle {summary['oracle_value']:,.0f}, gap {gap:.1%}"
+        if gap is not None
+        else ""
+    )
+    stdout.print(
+        f"{summary['agent']}, {summary['episodes']} episodes: mean profit "
+        f"{summary['mean_profit']:,.0f} per episode, 95 % CI "
+        f"[{summary['ci_low']:,.0f}, {summary['ci_high']:,.0f}]{oracle}"
+    )
+
+
 @app.command("fit-demand")
 @reports_input_errors
 def fit_demand_command(
@@ -572,6 +687,141 @@ def render_demand(summary: dict[str, Any]) -> None:
         stdout.print(f"purchase intent: holdout AUC {summary['intent_auc']:.3f}", highlight=False)
     written = [summary["market"]] + ([summary["intent"]] if summary["intent"] else [])
     stdout.print("wrote " + ", ".join(written), highlight=False)
+
+
+experiment_app = typer.Typer(
+    help="What-if batches: run an experiment file, follow it, report and compare results.",
+    no_args_is_help=True,
+)
+app.add_typer(experiment_app, name="experiment")
+
+
+@experiment_app.command("run")
+@reports_input_errors
+def experiment_run(
+    file: Annotated[Path, typer.Argument(help="The experiment file (TOML).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Experiment directory (default runs/NAME).")
+    ] = None,
+    backend: Annotated[str, typer.Option("--backend", help="local or ray.")] = "local",
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Runs at once.")] = 1,
+    address: Annotated[
+        str | None, typer.Option("--address", help="Ray cluster address (ray backend).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run every scenario x agent x seed not yet done; each result is stored as it finishes."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from experiments.config import load_experiment
+    from experiments.runner import run_experiment
+
+    config, base_dir = load_experiment(file)
+    directory = out if out is not None else Path("runs") / config.name
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[running]} running"), TimeElapsedColumn(), TimeRemainingColumn(),
+    )  # fmt: skip
+    with Progress(*columns, console=stderr, transient=True) as bar:
+        job = bar.add_task(f"experiment {config.name}", total=None, running=0)
+
+        def show(state: Any) -> None:
+            bar.update(
+                job, total=state.total, completed=state.skipped + state.done, running=state.running
+            )
+
+        state = run_experiment(config, base_dir, directory, backend, jobs, address, show)
+    summary = {
+        "directory": str(directory), "runs": state.total, "ran": state.done,
+        "already_done": state.skipped,
+    }  # fmt: skip
+    if as_json:
+        emit_json(summary)
+        return
+    stdout.print(
+        f"experiment {config.name}: {state.done} runs done now, {state.skipped} already done, "
+        f"{state.total} in all; results in {directory}"
+    )
+
+
+@experiment_app.command("status")
+@reports_input_errors
+def experiment_status(
+    directory: Annotated[Path, typer.Argument(help="An experiment directory.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """How many runs of an experiment are done, by scenario and agent."""
+    from experiments.runner import experiment_status as status_of
+
+    rows = status_of(directory)
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table(title=f"experiment {directory}", box=box.SIMPLE_HEAD)
+    for column in ("scenario", "agent", "done", "runs"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["scenario"], row["agent"], str(row["done"]), str(row["runs"]))
+    stdout.print(table)
+
+
+@experiment_app.command("report")
+@reports_input_errors
+def experiment_report(
+    directory: Annotated[Path, typer.Argument(help="An experiment directory.")],
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="Agent to compare with (default: the file's).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write report.html (self-contained) and report.md into the experiment directory."""
+    from experiments.report import write_report
+
+    with stderr.status(f"writing the report of {directory} ..."):
+        written = write_report(directory, baseline)
+    if as_json:
+        emit_json(written)
+        return
+    stdout.print(f"report of {written['runs']} runs: {written['html']} and {written['markdown']}")
+
+
+@experiment_app.command("compare")
+@reports_input_errors
+def experiment_compare(
+    directory: Annotated[Path, typer.Argument(help="An experiment directory.")],
+    baseline: Annotated[
+        str, typer.Option("--baseline", help="Agent every other is compared with (ab: A/B test).")
+    ] = "ab",
+    as_json: JsonFlag = False,
+) -> None:
+    """Paired differences of every agent against a baseline, with CIs and p-values."""
+    from experiments.report import comparison
+
+    with stderr.status("bootstrapping ..."):
+        table = comparison(directory, baseline)
+    if as_json:
+        emit_json(table.to_dict(orient="records"))
+        return
+    view = Table(title=f"against {table['baseline'].iloc[0]}" if len(table) else "no comparisons",
+                 box=box.SIMPLE_HEAD)  # fmt: skip
+    for column in ("scenario", "agent", "seeds", "mean profit", "difference", "%", "95 % CI (%)",
+                   "p (t)", "P(improve)"):  # fmt: skip
+        view.add_column(column)
+    for row in table.itertuples():
+        view.add_row(
+            str(row.scenario), str(row.agent), str(row.n_pairs), f"{row.mean:,.0f}",
+            f"{row.diff:+,.0f}", f"{row.diff_pct:+.1f}",
+            f"[{row.diff_pct_t_low:+.1f}, {row.diff_pct_t_high:+.1f}]", f"{row.p_ttest:.3g}",
+            f"{row.prob_improvement:.2f}",
+        )  # fmt: skip
+    stdout.print(view)
 
 
 bench_app = typer.Typer(

@@ -18,20 +18,26 @@ import numpy as np
 from agents.base import Agent
 from sim.simulate import mean_ci95
 
+#: Per-segment figures of the env's ``info`` that an episode record sums over periods.
+SEGMENT_FIGURES = ("revenue", "units", "margin", "ad_spend", "promotion_cost")
+
 
 @dataclass(frozen=True)
 class Episode:
-    """One episode: profit per period and the actions taken."""
+    """One episode: profit per period and the actions taken; with ``record=True`` also
+    what was applied each period and the per-segment totals."""
 
     rewards: np.ndarray  # (T,)
     actions: np.ndarray  # (T, ...) as the agent chose them (before guardrails)
+    applied: dict[str, np.ndarray] | None = None  # multiplier (T, J), discount/ad_spend (T, S)
+    segment_totals: dict[str, np.ndarray] | None = None  # SEGMENT_FIGURES, each (S,)
 
     @property
     def profit(self) -> float:
         return float(self.rewards.sum())
 
 
-def run_episode(env: gym.Env, agent: Agent, seed: int) -> Episode:
+def run_episode(env: gym.Env, agent: Agent, seed: int, record: bool = False) -> Episode:
     """One episode of ``agent`` in ``env``, the env reset with ``seed`` (and the agent's
     exploration seeded with it too, for online agents)."""
     agent.setup_for(env)
@@ -40,6 +46,7 @@ def run_episode(env: gym.Env, agent: Agent, seed: int) -> Episode:
     observation, _ = env.reset(seed=seed, options=options)
     rewards: list[float] = []
     actions: list[np.ndarray] = []
+    infos: list[dict] = []
     deterministic = not agent.online
     while True:
         action = agent.predict(observation, deterministic=deterministic)
@@ -47,10 +54,22 @@ def run_episode(env: gym.Env, agent: Agent, seed: int) -> Episode:
         agent.observe(observation, action, float(reward), next_observation, info)
         rewards.append(float(reward))
         actions.append(np.asarray(action))
+        if record:
+            infos.append(info)
         observation = next_observation
         if terminated or truncated:
             break
-    return Episode(np.asarray(rewards), np.asarray(actions))
+    if not record:
+        return Episode(np.asarray(rewards), np.asarray(actions))
+    applied = {
+        key: np.array([np.asarray(info["action"][key], dtype=float) for info in infos])
+        for key in ("multiplier", "discount", "ad_spend")
+    }
+    totals = {
+        key: np.sum([np.asarray(info[key], dtype=float) for info in infos], axis=0)
+        for key in SEGMENT_FIGURES
+    }
+    return Episode(np.asarray(rewards), np.asarray(actions), applied, totals)
 
 
 @dataclass(frozen=True)
