@@ -256,7 +256,7 @@ class Agent(ABC):
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     with path.open("wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez_compressed(handle, **arrays)
 
 
 #: name -> class, filled by :func:`register_agent`.

@@ -55,6 +55,12 @@ def tiny_env(action_style: str = "discrete", task: str = "pricing") -> MarketEnv
 
 
 @pytest.fixture
+def tiny_best_level() -> int:
+    """:data:`TINY_BEST_LEVEL`, for test modules (which cannot import conftest)."""
+    return TINY_BEST_LEVEL
+
+
+@pytest.fixture
 def tiny_pricing_env() -> MarketEnv:
     return tiny_env("discrete")
 
