@@ -16,8 +16,26 @@ import numpy as np
 from gymnasium import spaces
 
 from sim.errors import InputError, did_you_mean
-from sim.guardrails import Guardrails, enforce_arrays, margin_multiplier
-from sim.market import MarketAction, MarketParameters, MarketState, initial_state, step
+from sim.guardrails import (
+    Guardrails,
+    bound_names,
+    enforce_arrays,
+    enforce_in_place,
+    margin_multiplier,
+    rail_arguments,
+)
+from sim.market import (
+    MarketAction,
+    MarketParameters,
+    MarketState,
+    PeriodWork,
+    competitor_shift,
+    draw_period,
+    initial_state,
+    season_at,
+    step,
+)
+from sim.market_kernel import compiled, ordered_sum, period_demand, period_outcome
 
 TASKS = ("pricing", "promotion", "ad_targeting", "joint")
 ACTION_STYLES = ("discrete", "continuous")
@@ -215,7 +233,12 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         self._margin_multiplier = margin_multiplier(
             self.guardrails, self.params.list_price, self.params.unit_cost
         )
+        self._rails = rail_arguments(self.guardrails, self._margin_multiplier)
         self._observation_buffer = _ObservationBuffer(n_seg, n_prod, self.params)
+        # The single market's period arrays, reused every step (see step()).
+        self._work = PeriodWork(1, n_seg, n_prod)
+        self._units = np.empty((1, n_seg, n_prod))
+        self._report_size = 4 * n_seg + n_prod + 1
 
     @property
     def action_blocks(self) -> tuple[str, ...]:
@@ -250,6 +273,8 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         self._state = initial_state(self._cohort_params, self._cohorts)
         self._last_multiplier = np.ones((self._cohorts, self.params.n_products))
         self._last_info = {}
+        if self._cohorts == 1:
+            self._fast_arguments = self._single_market_arguments()
         return self._observation(), {}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -257,35 +282,110 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
             raise RuntimeError("call reset() before step()")
         if self._cohorts > 1:
             return self._step_cohorts(action)
-        multiplier, discount, ad_spend, bound = enforce_arrays(
-            self.guardrails,
-            *self._action_map(action),
-            self._last_multiplier,
-            self._margin_multiplier,
+        # One market, stepped on arrays kept from step to step: the state moves on in place
+        # and the period's work arrays are reused. What the caller gets (observation, info
+        # arrays) is new every step, so nothing it keeps changes afterwards. Two compiled
+        # calls (action to expected units; draws to observation) around numpy's draws.
+        state, params, period = self._state, self.params, self._state.period
+        n_seg, n_prod = params.n_segments, params.n_products
+        rows = np.asarray(action).reshape(1, -1)
+        if self._action_map.discrete and rows.dtype != np.int64:
+            rows = rows.astype(np.int64)
+        multiplier, discount, ad_spend = (
+            np.empty((1, n_prod)),
+            np.empty((1, n_seg)),
+            np.empty((1, n_seg)),
         )
-        applied = MarketAction(multiplier=multiplier, discount=discount, ad_spend=ad_spend)
-        self._state, outcome = step(self.params, self._state, applied, self.np_random)
+        season = season_at(params, period)
+        bound = _decide_and_demand(
+            rows,
+            self._last_multiplier,
+            multiplier,
+            discount,
+            ad_spend,
+            season,
+            competitor_shift(params, period),
+            *self._fast_arguments[0],
+        )
+        if bound < 0:
+            raise IndexError(
+                f"discrete action {rows[0].tolist()} is outside its MultiDiscrete space"
+            )
+        drawn, moves, innovation = draw_period(params, self._work, self.np_random)
+        state.period = period = period + 1
         self._last_multiplier = multiplier
-        reward = float(outcome.profit[0])
-        # Views of this period's outcome, which nothing modifies afterwards.
+        # revenue, margin, promotion cost and units per segment (S each), units per product
+        # (J), profit: one new array, of which the info entries are views.
+        report = np.empty(4 * n_seg + n_prod + 1)
+        observation = np.empty(self._observation_buffer.size, dtype=np.float32)
+        _outcome_and_observe(
+            drawn,
+            moves,
+            innovation,
+            multiplier,
+            discount,
+            ad_spend,
+            season,
+            period % params.replenishment_interval == 0,
+            self._observation_buffer.season_by_week[period % 52],
+            1.0 - period / self.horizon,
+            report,
+            observation,
+            *self._fast_arguments[1],
+        )
+        reward = float(report[-1])
+        spend = ad_spend[0]
         info = {
             "profit": reward,
-            "revenue": outcome.revenue[0],
-            "units": outcome.units[0].sum(axis=1),
-            "product_units": outcome.units[0].sum(axis=0),
-            "margin": outcome.margin[0],
-            "ad_spend": outcome.ad_spend[0],
-            "promotion_cost": outcome.promotion_cost[0],
-            "guardrails": bound,
-            "action": {
-                "multiplier": multiplier[0],
-                "discount": discount[0],
-                "ad_spend": ad_spend[0],
-            },
+            "revenue": report[:n_seg],
+            "units": report[3 * n_seg : 4 * n_seg],
+            "product_units": report[4 * n_seg : -1],
+            "margin": report[n_seg : 2 * n_seg],
+            "ad_spend": spend,
+            "promotion_cost": report[2 * n_seg : 3 * n_seg],
+            "guardrails": bound_names(bound),
+            "action": {"multiplier": multiplier[0], "discount": discount[0], "ad_spend": spend},
         }
         self._last_info = info
-        truncated = self._state.period >= self.horizon
-        return self._observation(), reward, False, truncated, info
+        return observation, reward, False, period >= self.horizon, info
+
+    def _single_market_arguments(self) -> tuple[tuple, tuple]:
+        """The arguments of the fast path's two compiled calls that stay the same from step
+        to step (tables, limits, constants, the state's and the work's arrays), built at
+        reset. The state's arrays are the very objects of ``self._state``, so a copied or
+        unpickled env passes its own."""
+        state, work, constants = self._state, self._work, self.params.constants
+        assert state is not None
+        state_arrays = (
+            state.reference_price,
+            state.pantry,
+            state.adstock,
+            state.active,
+            state.competitor_log_ratio,
+        )
+        before = (
+            *self._action_map.arguments,
+            *self._rails,
+            *state_arrays,
+            *constants.demand_arguments,
+            work.demand,
+            work.segment_work,
+            work.churn_counts,
+            work.churn_rates,
+        )
+        buffer = self._observation_buffer
+        after = (
+            work.demand,
+            work.segment_work,
+            *state_arrays,
+            state.inventory,
+            *constants.outcome_arguments,
+            self._units,
+            buffer.list_price,
+            self.params.hill_half_saturation,
+            buffer.population,
+        )
+        return before, after
 
     def _step_cohorts(
         self, action: np.ndarray
@@ -448,74 +548,242 @@ class _ActionMap:
         self.low = np.array([ranges[b][0] for b in element_blocks])
         self.span = np.array([ranges[b][1] - ranges[b][0] for b in element_blocks])
 
-    def __call__(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        flat = np.asarray(action).reshape(-1)
-        if self.discrete:
-            levels = flat.astype(np.intp)
-            # As unsigned, a negative level is huge: one comparison finds both kinds of bad level.
-            if np.count_nonzero(levels.astype(np.uint64) >= self.n_levels):
-                raise IndexError(
-                    f"discrete action {flat.tolist()} is outside its MultiDiscrete space"
-                )
-            mapped = self.choices[self.offsets + levels]
-        else:
-            unit = (np.minimum(np.maximum(flat.astype(float), -1.0), 1.0) + 1.0) / 2.0  # [0, 1]
-            mapped = self.low + unit * self.span
-        # Views of `mapped`, which is new every call: nothing outside sees it change.
-        return (
-            np.ones((1, self.n_prod)) if self.multiplier is None else mapped[None, self.multiplier],
-            np.zeros((1, self.n_seg)) if self.discount is None else mapped[None, self.discount],
-            np.zeros((1, self.n_seg)) if self.ad_spend is None else mapped[None, self.ad_spend],
+        # Where the multiplier, discount and ad spend blocks start (-1: not controlled).
+        self.starts = np.array(
+            [
+                -1 if block is None else block.start
+                for block in (self.multiplier, self.discount, self.ad_spend)
+            ],
+            dtype=np.int64,
+        )
+        self.n_levels_signed = self.n_levels.astype(np.int64)
+        #: The tables in the order :func:`_map_actions` takes them, after the actions.
+        self.arguments = (
+            self.discrete,
+            self.choices,
+            self.offsets,
+            self.n_levels_signed,
+            self.low,
+            self.span,
+            self.starts,
         )
 
-    def batch(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The same mapping for M actions: ``(M, n)`` -> ``(M, J)``, ``(M, S)``, ``(M, S)``."""
-        rows = np.asarray(actions).reshape(len(actions), -1)
-        if self.discrete:
-            levels = rows.astype(np.intp)
-            if np.count_nonzero(levels.astype(np.uint64) >= self.n_levels):
-                raise IndexError("a discrete action is outside its MultiDiscrete space")
-            mapped = self.choices[self.offsets + levels]
-        else:
-            unit = (np.minimum(np.maximum(rows.astype(float), -1.0), 1.0) + 1.0) / 2.0
-            mapped = self.low + unit * self.span
-        n_markets = len(rows)
-        return (
-            np.ones((n_markets, self.n_prod))
-            if self.multiplier is None
-            else mapped[:, self.multiplier],
-            np.zeros((n_markets, self.n_seg))
-            if self.discount is None
-            else mapped[:, self.discount],
-            np.zeros((n_markets, self.n_seg))
-            if self.ad_spend is None
-            else mapped[:, self.ad_spend],
-        )
+    def __call__(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.batch(np.asarray(action).reshape(1, -1), single=True)
+
+    def batch(
+        self, actions: np.ndarray, single: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The same mapping for M actions: ``(M, n)`` -> ``(M, J)``, ``(M, S)``, ``(M, S)``
+        (new arrays every call)."""
+        rows = np.asarray(actions)
+        if rows.ndim != 2:
+            rows = rows.reshape(len(rows), -1)
+        if self.discrete and rows.dtype != np.int64:
+            rows = rows.astype(np.int64)
+        n_markets = rows.shape[0]
+        multiplier = np.empty((n_markets, self.n_prod))
+        discount = np.empty((n_markets, self.n_seg))
+        ad_spend = np.empty((n_markets, self.n_seg))
+        if not _map_actions(rows, *self.arguments, multiplier, discount, ad_spend):
+            raise IndexError(
+                f"discrete action {rows[0].tolist()} is outside its MultiDiscrete space"
+                if single
+                else "a discrete action is outside its MultiDiscrete space"
+            )
+        return multiplier, discount, ad_spend
+
+
+@compiled
+def _map_actions(
+    actions: np.ndarray,
+    discrete: bool,
+    choices: np.ndarray,
+    offsets: np.ndarray,
+    n_levels: np.ndarray,
+    low: np.ndarray,
+    span: np.ndarray,
+    starts: np.ndarray,
+    multiplier: np.ndarray,
+    discount: np.ndarray,
+    ad_spend: np.ndarray,
+) -> bool:
+    """Fill ``multiplier``, ``discount`` and ``ad_spend`` from M agent actions (see
+    :class:`_ActionMap`); False if a discrete level is outside its space."""
+    n_markets, n_elements = actions.shape
+    mapped = np.empty(n_elements)
+    for m in range(n_markets):
+        for i in range(n_elements):
+            if discrete:
+                level = np.int64(actions[m, i])
+                if level < 0 or level >= n_levels[i]:
+                    return False
+                mapped[i] = choices[offsets[i] + level]
+            else:
+                clipped = np.minimum(np.maximum(np.float64(actions[m, i]), -1.0), 1.0)
+                mapped[i] = low[i] + (clipped + 1.0) / 2.0 * span[i]
+        for block, out, status_quo in (
+            (0, multiplier, 1.0),
+            (1, discount, 0.0),
+            (2, ad_spend, 0.0),
+        ):
+            for k in range(out.shape[1]):
+                out[m, k] = status_quo if starts[block] < 0 else mapped[starts[block] + k]
+    return True
+
+
+@compiled
+def _decide_and_demand(
+    actions: np.ndarray,
+    previous: np.ndarray,
+    multiplier: np.ndarray,
+    discount: np.ndarray,
+    ad_spend: np.ndarray,
+    season: float,
+    competitor_shift: float,
+    discrete: bool,
+    choices: np.ndarray,
+    offsets: np.ndarray,
+    n_levels: np.ndarray,
+    low: np.ndarray,
+    span: np.ndarray,
+    starts: np.ndarray,
+    price_floor: float,
+    price_ceiling: float,
+    max_price_change: float,
+    required: np.ndarray,
+    ad_budget: float,
+    max_promotions: int,
+    reference_price: np.ndarray,
+    pantry: np.ndarray,
+    adstock: np.ndarray,
+    active: np.ndarray,
+    competitor_log_ratio: np.ndarray,
+    list_price: np.ndarray,
+    alpha: np.ndarray,
+    ad_response: np.ndarray,
+    segment_constants: np.ndarray,
+    settings: np.ndarray,
+    effects: int,
+    demand: np.ndarray,
+    segment_work: np.ndarray,
+    churn_counts: np.ndarray,
+    churn_rates: np.ndarray,
+) -> int:
+    """The single env's period up to the draws, in one compiled call: the agent action to
+    the market action (:func:`_map_actions`), the guardrails
+    (:func:`sim.guardrails.enforce_in_place`), then :func:`sim.market_kernel.period_demand`.
+    Returns the guardrails' bit mask, or -1 if a discrete level is outside its space.
+
+    The per-step arguments come first, then those of
+    :meth:`MarketEnv._single_market_arguments`."""
+    if not _map_actions(
+        actions, discrete, choices, offsets, n_levels, low, span, starts,
+        multiplier, discount, ad_spend,
+    ):  # fmt: skip
+        return -1
+    bound = enforce_in_place(
+        multiplier, discount, ad_spend, previous,
+        price_floor, price_ceiling, max_price_change, required, ad_budget, max_promotions,
+    )  # fmt: skip
+    period_demand(
+        multiplier, discount, ad_spend,
+        reference_price, pantry, adstock, active, competitor_log_ratio,
+        list_price, alpha, ad_response, segment_constants, settings, effects,
+        season, competitor_shift,
+        demand, segment_work, churn_counts, churn_rates,
+    )  # fmt: skip
+    return bound
+
+
+@compiled
+def _outcome_and_observe(
+    drawn_units: np.ndarray,
+    churn_moves: np.ndarray,
+    competitor_innovation: np.ndarray,
+    multiplier: np.ndarray,
+    discount: np.ndarray,
+    ad_spend: np.ndarray,
+    season: float,
+    replenish: bool,
+    season_phase: np.ndarray,
+    remaining: float,
+    report: np.ndarray,
+    observation: np.ndarray,
+    demand: np.ndarray,
+    segment_work: np.ndarray,
+    reference_price: np.ndarray,
+    pantry: np.ndarray,
+    adstock: np.ndarray,
+    active: np.ndarray,
+    competitor_log_ratio: np.ndarray,
+    inventory: np.ndarray,
+    unit_cost: np.ndarray,
+    log_competitor_mean: np.ndarray,
+    inventory_capacity: np.ndarray,
+    segment_constants: np.ndarray,
+    settings: np.ndarray,
+    effects: int,
+    units: np.ndarray,
+    list_price: np.ndarray,
+    half_saturation: float,
+    population: np.ndarray,
+) -> None:
+    """The single env's period after the draws, in one compiled call:
+    :func:`sim.market_kernel.period_outcome` (the state moves on in place), the totals of
+    ``info`` into ``report`` (:func:`_period_totals`) and the next observation
+    (:func:`_fill_observation`, the last multiplier being this period's). Per-step
+    arguments first, then those of :meth:`MarketEnv._single_market_arguments`."""
+    n_segments = discount.shape[1]
+    accounts = report[: 3 * n_segments].reshape((3, 1, n_segments))
+    period_outcome(
+        drawn_units, churn_moves, competitor_innovation, demand, segment_work, discount,
+        reference_price, pantry, adstock, active, competitor_log_ratio, inventory,
+        unit_cost, log_competitor_mean, inventory_capacity, segment_constants, settings, effects,
+        season, replenish, units, accounts,
+    )  # fmt: skip
+    _period_totals(units[0], accounts[:, 0], ad_spend[0], report[3 * n_segments :])
+    _fill_observation(
+        reference_price[0], pantry[0], adstock[0], active[0], competitor_log_ratio[0],
+        multiplier[0], list_price, half_saturation, population, season_phase, remaining,
+        observation,
+    )  # fmt: skip
+
+
+@compiled
+def _period_totals(
+    units: np.ndarray, accounts: np.ndarray, ad_spend: np.ndarray, out: np.ndarray
+) -> None:
+    """One market's units per segment ``(S,)``, per product ``(J,)`` and its profit, into
+    ``out``; the profit ``sum((margin - ad spend) - promotion cost)`` in numpy's order, as
+    :attr:`sim.market.PeriodOutcome.profit` sums it."""
+    n_segments, n_products = units.shape
+    for s in range(n_segments):
+        total = 0.0
+        for j in range(n_products):
+            total += units[s, j]
+        out[s] = total
+    for j in range(n_products):
+        total = 0.0
+        for s in range(n_segments):
+            total += units[s, j]
+        out[n_segments + j] = total
+    profit = np.empty(n_segments)
+    for s in range(n_segments):
+        profit[s] = accounts[1, s] - ad_spend[s] - accounts[2, s]
+    out[n_segments + n_products] = ordered_sum(profit)
 
 
 class _ObservationBuffer:
-    """Assembles the observation (layout in :class:`MarketEnv`) block by block in a float64
-    buffer, then clips it into a new float32 array: no concatenation, no temporaries."""
+    """Writes the observation (layout in :class:`MarketEnv`) into a new float32 array, in
+    one compiled pass (:func:`_fill_observation`)."""
 
     def __init__(self, n_seg: int, n_prod: int, params: MarketParameters) -> None:
-        sizes = {
-            "reference": n_seg * n_prod,
-            "adstock": n_seg,
-            "pantry": n_seg * n_prod,
-            "active": n_seg,
-            "competitor": n_prod,
-            "multiplier": n_prod,
-            "season": 2,
-            "remaining": 1,
-        }
-        starts = np.cumsum([0, *sizes.values()]).tolist()
-        # Slices rather than views, so that a copied or unpickled env fills its own buffer.
-        self.blocks = {name: slice(starts[i], starts[i + 1]) for i, name in enumerate(sizes)}
-        self.values = np.zeros(starts[-1])
-        self.shape = (n_seg, n_prod)
-        self.population = np.maximum(params.population, 1.0)
-        phases = [2.0 * np.pi * (period % 52) / 52.0 for period in range(52)]
-        self.season_by_week = [np.array([np.sin(p), np.cos(p)]) for p in phases]
+        self.size = 2 * n_seg * n_prod + 2 * n_seg + 2 * n_prod + 3
+        self.population = np.maximum(params.population, 1.0).astype(float)
+        self.list_price = np.asarray(params.list_price, dtype=float)
+        phases = 2.0 * np.pi * np.arange(52) / 52.0
+        self.season_by_week = np.stack([np.sin(phases), np.cos(phases)], axis=1)
 
     def fill(
         self,
@@ -524,19 +792,70 @@ class _ObservationBuffer:
         horizon: int,
         params: MarketParameters,
     ) -> np.ndarray:
-        values, block = self.values, self.blocks
-        reference = values[block["reference"]].reshape(self.shape)
-        np.divide(state.reference_price[0], params.constants.list_price[0], out=reference)
-        np.divide(state.adstock[0], params.hill_half_saturation, out=values[block["adstock"]])
-        values[block["pantry"]] = state.pantry[0].ravel()
-        np.divide(state.active[0], self.population, out=values[block["active"]])
-        np.exp(state.competitor_log_ratio[0], out=values[block["competitor"]])
-        values[block["multiplier"]] = last_multiplier[0]
-        values[block["season"]] = self.season_by_week[state.period % 52]
-        values[block["remaining"]] = 1.0 - state.period / horizon
-        observation = np.empty(values.shape, dtype=np.float32)
-        clipped_below = np.maximum(values, -OBSERVATION_BOUND, out=values)
-        return np.minimum(clipped_below, OBSERVATION_BOUND, out=observation)
+        observation = np.empty(self.size, dtype=np.float32)
+        _fill_observation(
+            state.reference_price[0],
+            state.pantry[0],
+            state.adstock[0],
+            state.active[0],
+            state.competitor_log_ratio[0],
+            last_multiplier[0],
+            self.list_price,
+            params.hill_half_saturation,
+            self.population,
+            self.season_by_week[state.period % 52],
+            1.0 - state.period / horizon,
+            observation,
+        )
+        return observation
+
+
+@compiled
+def _fill_observation(
+    reference_price: np.ndarray,
+    pantry: np.ndarray,
+    adstock: np.ndarray,
+    active: np.ndarray,
+    competitor_log_ratio: np.ndarray,
+    last_multiplier: np.ndarray,
+    list_price: np.ndarray,
+    half_saturation: float,
+    population: np.ndarray,
+    season: np.ndarray,
+    remaining: float,
+    out: np.ndarray,
+) -> None:
+    """The observation of one market into the float32 ``out``, each value clipped to
+    +-OBSERVATION_BOUND (NaN stays NaN) before rounding to float32."""
+    n_segments, n_products = pantry.shape
+    values = np.empty(out.size)
+    at = 0
+    for s in range(n_segments):
+        for j in range(n_products):
+            values[at] = reference_price[s, j] / list_price[j]
+            at += 1
+    for s in range(n_segments):
+        values[at] = adstock[s] / half_saturation
+        at += 1
+    for s in range(n_segments):
+        for j in range(n_products):
+            values[at] = pantry[s, j]
+            at += 1
+    for s in range(n_segments):
+        values[at] = active[s] / population[s]
+        at += 1
+    for j in range(n_products):
+        values[at] = np.exp(competitor_log_ratio[j])
+        at += 1
+    for j in range(n_products):
+        values[at] = last_multiplier[j]
+        at += 1
+    values[at] = season[0]
+    values[at + 1] = season[1]
+    values[at + 2] = remaining
+    for i in range(out.size):
+        clipped = np.minimum(np.maximum(values[i], -OBSERVATION_BOUND), OBSERVATION_BOUND)
+        out[i] = np.float32(clipped)
 
 
 TASK_IDS = {

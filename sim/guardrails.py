@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.market import FloatArray, MarketAction
+from sim.market_kernel import compiled, ordered_sum
 
 
 @dataclass(frozen=True)
@@ -79,77 +80,137 @@ def enforce_arrays(
     :param ad_spend: ``(M, S)`` proposed ad spend.
     :param previous_multiplier: ``(M, J)`` multipliers of the last period.
     :param required: :func:`margin_multiplier` of the market.
-    :returns: the clipped multipliers, discounts and ad spend, and the limits that bound.
+    :returns: the clipped multipliers, discounts and ad spend (new arrays; the inputs are
+        left alone), and the limits that bound.
     """
-    bound: list[str] = []
-    # np.minimum(np.maximum(...)) is np.clip without its Python wrapper, which costs
-    # more than the clipping itself on arrays this small.
-    clipped = np.minimum(np.maximum(multiplier, guardrails.price_floor), guardrails.price_ceiling)
-    if _changed(multiplier, clipped):
-        bound.append("price_floor_ceiling")
-    multiplier = clipped
-
-    if guardrails.max_price_change is not None:
-        low = previous_multiplier * (1.0 - guardrails.max_price_change)
-        high = previous_multiplier * (1.0 + guardrails.max_price_change)
-        clipped = np.minimum(np.maximum(multiplier, low), high)
-        if _changed(multiplier, clipped):
-            bound.append("max_price_change")
-        multiplier = clipped
-
-    if guardrails.min_margin is not None:
-        assert required is not None, "pass margin_multiplier(...) when min_margin is set"
-        multiplier, discount, changed = _keep_margin(guardrails, multiplier, discount, required)
-        if changed:
-            bound.append("min_margin")
-
-    total = ad_spend.sum(axis=-1, keepdims=True)
-    if np.count_nonzero(total > guardrails.ad_budget + 1e-9):
-        ad_spend = ad_spend * np.minimum(1.0, guardrails.ad_budget / np.maximum(total, 1e-12))
-        bound.append("ad_budget")
-
-    if guardrails.max_promotions is not None:
-        limited = _limit_promotions(discount, guardrails.max_promotions)
-        if _changed(discount, limited):
-            bound.append("max_promotions")
-        discount = limited
-
-    return multiplier, discount, ad_spend, bound
+    multiplier = np.array(multiplier, dtype=float, ndmin=2)
+    discount = np.array(discount, dtype=float, ndmin=2)
+    ad_spend = np.array(ad_spend, dtype=float, ndmin=2)
+    previous = np.broadcast_to(np.asarray(previous_multiplier, dtype=float), multiplier.shape)
+    bound = enforce_in_place(
+        multiplier, discount, ad_spend, previous, *rail_arguments(guardrails, required)
+    )
+    return multiplier, discount, ad_spend, bound_names(bound)
 
 
-def _keep_margin(
-    guardrails: Guardrails,
+#: Bits of :func:`enforce_in_place`'s answer, in the order the limits apply.
+LIMITS = ("price_floor_ceiling", "max_price_change", "min_margin", "ad_budget", "max_promotions")
+
+
+#: The names of the limits of every bit mask, looked up rather than built every period.
+_NAMES_OF_MASK = tuple(
+    tuple(name for bit, name in enumerate(LIMITS) if mask >> bit & 1)
+    for mask in range(1 << len(LIMITS))
+)
+
+
+def bound_names(bound: int) -> list[str]:
+    """The names of the limits set in a :func:`enforce_in_place` bit mask, in order (a new
+    list every call)."""
+    return list(_NAMES_OF_MASK[bound])
+
+
+def rail_arguments(
+    guardrails: Guardrails, required: FloatArray | None
+) -> tuple[float, float, float, FloatArray, float, int]:
+    """The limits as :func:`enforce_in_place` takes them: a missing limit is NaN (price
+    change), an empty array (margin) or -1 (promotions)."""
+    if guardrails.min_margin is not None and required is None:
+        raise ValueError("pass margin_multiplier(...) when min_margin is set")
+    return (
+        float(guardrails.price_floor),
+        float(guardrails.price_ceiling),
+        np.nan if guardrails.max_price_change is None else float(guardrails.max_price_change),
+        np.zeros(0) if guardrails.min_margin is None else np.asarray(required, dtype=float),
+        float(guardrails.ad_budget),
+        -1 if guardrails.max_promotions is None else int(guardrails.max_promotions),
+    )
+
+
+@compiled
+def enforce_in_place(
     multiplier: FloatArray,
     discount: FloatArray,
+    ad_spend: FloatArray,
+    previous: FloatArray,
+    price_floor: float,
+    price_ceiling: float,
+    max_price_change: float,
     required: FloatArray,
-) -> tuple[FloatArray, FloatArray, bool]:
-    """Raise multipliers so the deepest coupon still leaves ``min_margin`` over unit cost.
+    ad_budget: float,
+    max_promotions: int,
+) -> int:
+    """The guardrails of the module docstring, compiled, on ``(M, J)`` and ``(M, S)`` rows in
+    place; returns a bit mask of the limits that changed some value (bit i: ``LIMITS[i]``).
 
-    ``required`` is the multiplier that keeps the margin without a coupon
-    (:func:`margin_multiplier`).
+    Arguments as :func:`rail_arguments` gives them. A limit "changed" a value when the value
+    differs afterwards (NaN counts as changed). Totals of ad spend are summed in numpy's
+    order, so the budget's scaling is the same to the last bit as in numpy.
     """
-    deepest = discount.max(axis=-1, keepdims=True)  # (M, 1)
-    needed = required / (1.0 - deepest)  # (M, J)
-    raised = np.maximum(multiplier, np.minimum(needed, guardrails.price_ceiling))
-    # If the ceiling stops the multiplier, shrink the coupon instead.
-    max_discount = 1.0 - required / raised  # (M, J) deepest coupon each product allows
-    allowed = np.maximum(max_discount.min(axis=-1, keepdims=True), 0.0)  # clip below at 0
-    shrunk = np.minimum(discount, allowed)
-    changed = _changed(multiplier, raised) or _changed(discount, shrunk)
-    return raised, shrunk, changed
-
-
-def _changed(before: FloatArray, after: FloatArray) -> bool:
-    """Whether a limit changed any value (NaN counts as changed, as in ``np.array_equal``).
-
-    ``count_nonzero`` rather than ``.any()``: a third of the cost on arrays this small.
-    """
-    return np.count_nonzero(before != after) > 0
-
-
-def _limit_promotions(discount: FloatArray, limit: int) -> FloatArray:
-    """Keep only the ``limit`` deepest coupons per market (ties: the lower segment index)."""
-    order = np.argsort(-discount, axis=-1, kind="stable")
-    keep = np.zeros_like(discount, dtype=bool)
-    np.put_along_axis(keep, order[..., :limit], True, axis=-1)
-    return np.where(keep, discount, 0.0)
+    n_markets, n_products = multiplier.shape
+    n_segments = discount.shape[1]
+    bound = 0
+    for m in range(n_markets):
+        # 1. floor and ceiling; np.maximum/np.minimum carry NaN through, as numpy does.
+        for j in range(n_products):
+            clipped = np.minimum(np.maximum(multiplier[m, j], price_floor), price_ceiling)
+            if not clipped == multiplier[m, j]:
+                bound |= 1
+            multiplier[m, j] = clipped
+        # 2. at most max_price_change away from last period's multiplier.
+        if not np.isnan(max_price_change):
+            for j in range(n_products):
+                low = previous[m, j] * (1.0 - max_price_change)
+                high = previous[m, j] * (1.0 + max_price_change)
+                clipped = np.minimum(np.maximum(multiplier[m, j], low), high)
+                if not clipped == multiplier[m, j]:
+                    bound |= 2
+                multiplier[m, j] = clipped
+        # 3. the deepest coupon still leaves the margin: raise prices, else shrink coupons.
+        if required.size:
+            deepest = discount[m, 0]
+            for s in range(1, n_segments):
+                deepest = np.maximum(deepest, discount[m, s])
+            allowed = np.inf
+            for j in range(n_products):
+                needed = required[j] / (1.0 - deepest)
+                raised = np.maximum(multiplier[m, j], np.minimum(needed, price_ceiling))
+                if not raised == multiplier[m, j]:
+                    bound |= 4
+                multiplier[m, j] = raised
+                allowed = np.minimum(allowed, 1.0 - required[j] / raised)
+            allowed = np.maximum(allowed, 0.0)
+            for s in range(n_segments):
+                shrunk = np.minimum(discount[m, s], allowed)
+                if not shrunk == discount[m, s]:
+                    bound |= 4
+                discount[m, s] = shrunk
+    # 4. the ad budget: when any market is over it, every market is scaled to at most it.
+    totals = np.empty(n_markets)
+    for m in range(n_markets):
+        totals[m] = ordered_sum(ad_spend[m])
+        if totals[m] > ad_budget + 1e-9:
+            bound |= 8
+    if bound & 8:
+        for m in range(n_markets):
+            scale = np.minimum(1.0, ad_budget / np.maximum(totals[m], 1e-12))
+            for s in range(n_segments):
+                ad_spend[m, s] = ad_spend[m, s] * scale
+    # 5. at most max_promotions coupons per market: the deepest, ties to the lower index.
+    if max_promotions >= 0:
+        proposed = np.empty(n_segments)
+        for m in range(n_markets):
+            proposed[:] = discount[m]
+            for s in range(n_segments):
+                # The rank of segment s in a stable sort of the coupons, deepest first.
+                deeper = 0
+                for other in range(n_segments):
+                    if proposed[other] > proposed[s] or (
+                        proposed[other] == proposed[s] and other < s
+                    ):
+                        deeper += 1
+                if deeper >= max_promotions:
+                    if not proposed[s] == 0.0:
+                        bound |= 16
+                    discount[m, s] = 0.0
+    return bound

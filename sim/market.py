@@ -25,8 +25,11 @@ One period, in order:
 Random draws come in a fixed order, part of the contract that the same seed gives
 the same numbers: the sales of all markets, then the customers leaving, then those
 returning, then the competitor's innovations. Arrays every period needs are derived
-from the parameters once (:class:`PeriodConstants`); ``python -m experiments.bench_env``
-measures the speed of a period.
+from the parameters once (:class:`PeriodConstants`). The period's arithmetic runs as
+compiled loops (:mod:`sim.market_kernel`) over the functions of
+:mod:`sim.market_equations`; :func:`expected_units` and :func:`carry_price_memory` give
+the same model in numpy for the oracles. ``promosim bench env`` measures the speed of
+a period.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim import market_equations as eq
+from sim import market_kernel as kernel
 
 FloatArray = NDArray[np.float64]
 
@@ -156,6 +160,15 @@ class PeriodConstants:
     :param list_price: ``(1, S, J)`` list prices.
     :param unit_cost: ``(1, S, J)`` unit costs.
     :param log_competitor_mean: ``(J,)`` mean of the competitor's log price ratio.
+    :param segment_constants: ``(10, S)`` what :mod:`sim.market_kernel` needs per segment,
+        rows in its order (``kernel.BETA`` ... ``kernel.AD_BOOST``).
+    :param settings: ``(7,)`` the market's scalars in the kernel's order.
+    :param effects: the effects that are on, as the kernel's bit mask.
+    :param inventory_capacity: ``(J,)`` stock after replenishment (empty if not modelled).
+    :param demand_arguments: the constants :func:`sim.market_kernel.period_demand` takes,
+        in its order (list price, alpha, ad response, segment constants, settings, effects).
+    :param outcome_arguments: those :func:`sim.market_kernel.period_outcome` takes (unit
+        cost, competitor mean, inventory capacity, segment constants, settings, effects).
     """
 
     index_coefficients: eq.IndexCoefficients
@@ -163,20 +176,84 @@ class PeriodConstants:
     list_price: FloatArray
     unit_cost: FloatArray
     log_competitor_mean: FloatArray
+    segment_constants: FloatArray
+    settings: FloatArray
+    effects: int
+    inventory_capacity: FloatArray
+    demand_arguments: tuple
+    outcome_arguments: tuple
 
     @classmethod
     def of(cls, params: MarketParameters) -> PeriodConstants:
-        shape = (1, params.n_segments, params.n_products)
+        n_seg = params.n_segments
+        shape = (1, n_seg, params.n_products)
 
         def per_market(values: FloatArray) -> FloatArray:
             return np.ascontiguousarray(np.broadcast_to(values, shape), dtype=float)
 
+        coef, effects = params.coefficients, params.effects
+        rows = [None] * 10
+        rows[kernel.BETA], rows[kernel.ETA_GAIN], rows[kernel.ETA_LOSS] = (
+            coef.beta,
+            coef.eta_gain,
+            coef.eta_loss,
+        )
+        rows[kernel.GAMMA], rows[kernel.KAPPA], rows[kernel.PSI] = coef.gamma, coef.kappa, coef.psi
+        rows[kernel.POPULATION], rows[kernel.CHURN] = params.population, params.churn_rate
+        rows[kernel.REACTIVATION] = params.reactivation_rate
+        rows[kernel.AD_BOOST] = params.reactivation_ad_boost
+        settings = [0.0] * 7
+        settings[kernel.ADSTOCK_DECAY] = params.adstock_decay
+        settings[kernel.HILL_EXPONENT] = params.hill_exponent
+        settings[kernel.HILL_HALF_SATURATION] = params.hill_half_saturation
+        settings[kernel.REFERENCE_SMOOTHING] = params.reference_smoothing
+        settings[kernel.PANTRY_DECAY] = params.pantry_decay
+        settings[kernel.COMPETITOR_AR] = params.competitor_ar
+        settings[kernel.PROMOTION_COST] = params.promotion_fixed_cost
+        inventory = effects.inventory and params.inventory_capacity is not None
+        switches = (
+            (effects.reference_price, kernel.REFERENCE_PRICE),
+            (effects.pantry, kernel.PANTRY),
+            (effects.adstock, kernel.ADSTOCK),
+            (effects.churn, kernel.CHURN_EFFECT),
+            (effects.competitor, kernel.COMPETITOR),
+            (inventory, kernel.INVENTORY),
+        )
+        index_coefficients = eq.IndexCoefficients.of(coef, params.affinity, shape)
+        list_price = np.asarray(params.list_price, dtype=float)
+        unit_cost = np.asarray(params.unit_cost, dtype=float)
+        alpha = np.ascontiguousarray(coef.alpha, dtype=float)
+        log_competitor_mean = np.log(params.competitor_mean_ratio)
+        segment_constants = np.array([np.broadcast_to(row, n_seg) for row in rows], dtype=float)
+        kernel_settings = np.array(settings, dtype=float)
+        effect_bits = sum(bit for on, bit in switches if on)
+        capacity = np.asarray(params.inventory_capacity if inventory else np.zeros(0), dtype=float)
         return cls(
-            index_coefficients=eq.IndexCoefficients.of(params.coefficients, params.affinity, shape),
-            alpha=per_market(params.coefficients.alpha),
-            list_price=per_market(params.list_price),
-            unit_cost=per_market(params.unit_cost),
-            log_competitor_mean=np.log(params.competitor_mean_ratio),
+            index_coefficients=index_coefficients,
+            alpha=per_market(alpha),
+            list_price=per_market(list_price),
+            unit_cost=per_market(unit_cost),
+            log_competitor_mean=log_competitor_mean,
+            segment_constants=segment_constants,
+            settings=kernel_settings,
+            effects=effect_bits,
+            inventory_capacity=capacity,
+            demand_arguments=(
+                list_price,
+                alpha,
+                index_coefficients.ad_response[0],
+                segment_constants,
+                kernel_settings,
+                effect_bits,
+            ),
+            outcome_arguments=(
+                unit_cost,
+                log_competitor_mean,
+                capacity,
+                segment_constants,
+                kernel_settings,
+                effect_bits,
+            ),
         )
 
 
@@ -266,15 +343,21 @@ def season_at(params: MarketParameters, period: int) -> float:
     return float(params.season[period % params.season.size])
 
 
+def competitor_shift(params: MarketParameters, period: int) -> float:
+    """Log change of the competitor's price ratio by the scripted shocks in force in ``period``."""
+    shift = 0.0
+    for shock in params.competitor_shocks:
+        if shock.start <= period < shock.start + shock.length:
+            shift += shock.log_change
+    return shift
+
+
 def competitor_price(params: MarketParameters, state: MarketState) -> FloatArray:
     """``(M, J)`` competitor prices: list price times the ratio, shifted by active shocks."""
     if not params.effects.competitor:
         return np.broadcast_to(params.list_price, state.competitor_log_ratio.shape)
-    shift = 0.0
-    for shock in params.competitor_shocks:
-        if shock.start <= state.period < shock.start + shock.length:
-            shift += shock.log_change
-    return params.list_price * np.exp(state.competitor_log_ratio + shift)
+    shift = competitor_shift(params, state.period)
+    return eq.competitor_price(params.list_price, state.competitor_log_ratio + shift)
 
 
 def expected_units(
@@ -321,27 +404,50 @@ def _demand(
         season=season,
         pantry=state.pantry if effects.pantry else np.zeros_like(state.pantry),
     )
-    mu = state.active[..., None] * np.exp(constants.alpha + index)
+    mu = eq.units_from_index(state.active[..., None], constants.alpha, index)
     return mu, price, adstock, saturation, index
 
 
-def draw_units(params: MarketParameters, mu: FloatArray, rng: np.random.Generator) -> FloatArray:
-    """Units sold: negative binomial with mean ``mu`` and size ``r`` (Poisson if ``r`` is None).
+def draw_units(params: MarketParameters, mu: FloatArray, rng: np.random.Generator) -> NDArray:
+    """Units sold as drawn (integers): negative binomial with mean ``mu`` and size ``r``
+    (Poisson if ``r`` is None).
 
     NumPy's ``negative_binomial(n, p)`` counts failures before ``n`` successes; with
     ``n = r`` and ``p = r / (r + mu)`` its mean is ``mu`` and variance ``mu + mu^2 / r``.
     """
     if params.dispersion is None:
-        return rng.poisson(mu).astype(float)
+        return rng.poisson(mu)
     r = params.dispersion
-    return rng.negative_binomial(r, r / (r + mu)).astype(float)
+    return rng.negative_binomial(r, r / (r + mu))
 
 
 def cap_by_inventory(units: FloatArray, inventory: FloatArray) -> FloatArray:
-    """Share each product's stock between segments pro rata when demand exceeds it."""
+    """Share each product's stock between segments pro rata when demand exceeds it.
+
+    The numpy statement of what :func:`sim.market_kernel.period_outcome` does in its loop.
+    """
     demanded = units.sum(axis=1)  # (M, J)
     ratio = np.where(demanded > inventory, inventory / np.maximum(demanded, 1e-12), 1.0)
     return np.floor(units * ratio[:, None, :])
+
+
+class PeriodWork:
+    """The arrays one period of M markets works in (see :mod:`sim.market_kernel`).
+
+    :attr:`demand` holds prices paid, demand index and expected units ``(3, M, S, J)``;
+    :attr:`segment_work` the new adstock and its saturation ``(2, M, S)``;
+    :attr:`churn_counts` and :attr:`churn_rates` ``(2M, S)`` the churn draw's arguments.
+    An env keeps one and reuses it every period; :func:`step` makes a new one.
+    """
+
+    def __init__(self, n_markets: int, n_segments: int, n_products: int) -> None:
+        self.demand = np.empty((3, n_markets, n_segments, n_products))
+        self.segment_work = np.empty((2, n_markets, n_segments))
+        self.churn_counts = np.zeros((2 * n_markets, n_segments), dtype=np.int64)
+        self.churn_rates = np.zeros((2 * n_markets, n_segments))
+        # Stand-ins for the churn and competitor draws of effects that are off.
+        self.no_moves = np.zeros((2 * n_markets, n_segments), dtype=np.int64)
+        self.no_innovation = np.zeros((n_markets, n_products))
 
 
 def step(
@@ -351,26 +457,119 @@ def step(
     rng: np.random.Generator,
 ) -> tuple[MarketState, PeriodOutcome]:
     """Advance M markets by one period. Pure: ``state`` is not modified."""
-    promoted = np.asarray(action.discount) > 0
-    season = season_at(params, state.period)
-    mu, price, adstock, saturation, index = _demand(params, state, action, promoted, season)
-    units = draw_units(params, mu, rng)
-    if params.effects.inventory:
-        units = cap_by_inventory(units, state.inventory)
-
-    revenue = (price * units).sum(axis=2)
-    margin = revenue - (params.constants.unit_cost * units).sum(axis=2)
+    n_markets, n_seg, n_prod = state.n_markets, params.n_segments, params.n_products
+    multiplier = np.ascontiguousarray(
+        np.broadcast_to(action.multiplier, (n_markets, n_prod)), dtype=float
+    )
+    discount = np.ascontiguousarray(
+        np.broadcast_to(action.discount, (n_markets, n_seg)), dtype=float
+    )
+    ad_spend = np.ascontiguousarray(
+        np.broadcast_to(action.ad_spend, (n_markets, n_seg)), dtype=float
+    )
+    after = MarketState(
+        period=state.period + 1,
+        reference_price=np.array(state.reference_price, dtype=float),
+        adstock=np.array(state.adstock, dtype=float),
+        pantry=np.array(state.pantry, dtype=float),
+        active=np.array(state.active, dtype=float),
+        competitor_log_ratio=np.array(state.competitor_log_ratio, dtype=float),
+        inventory=np.array(state.inventory, dtype=float),
+    )
+    work = PeriodWork(n_markets, n_seg, n_prod)
+    units = np.empty((n_markets, n_seg, n_prod))
+    accounts = np.empty((3, n_markets, n_seg))
+    run_period(
+        params, after, state.period, multiplier, discount, ad_spend, work, units, accounts, rng
+    )
     outcome = PeriodOutcome(
         units=units,
-        expected_units=mu,
-        price=price,
-        revenue=revenue,
-        margin=margin,
-        ad_spend=np.asarray(action.ad_spend, dtype=float),
-        promotion_cost=promoted * params.promotion_fixed_cost,
+        expected_units=work.demand[2],
+        price=work.demand[0],
+        revenue=accounts[0],
+        margin=accounts[1],
+        ad_spend=ad_spend,
+        promotion_cost=accounts[2],
     )
-    next_state = _next_state(params, state, price, adstock, saturation, index, season, units, rng)
-    return next_state, outcome
+    return after, outcome
+
+
+def draw_period(
+    params: MarketParameters, work: PeriodWork, rng: np.random.Generator
+) -> tuple[NDArray, NDArray, FloatArray]:
+    """The period's random draws, in the documented order: sales (from ``work``'s expected
+    units), then customers leaving and returning (one binomial call), then the competitor's
+    innovations. A draw whose effect is off is not made (a zero stand-in is returned)."""
+    effects = params.constants.effects
+    drawn = draw_units(params, work.demand[2], rng)
+    moves = (
+        rng.binomial(work.churn_counts, work.churn_rates)
+        if effects & kernel.CHURN_EFFECT
+        else work.no_moves
+    )
+    innovation = (
+        rng.normal(0.0, params.competitor_noise, work.no_innovation.shape)
+        if effects & kernel.COMPETITOR
+        else work.no_innovation
+    )
+    return drawn, moves, innovation
+
+
+def run_period(
+    params: MarketParameters,
+    state: MarketState,
+    period: int,
+    multiplier: FloatArray,
+    discount: FloatArray,
+    ad_spend: FloatArray,
+    work: PeriodWork,
+    units: FloatArray,
+    accounts: FloatArray,
+    rng: np.random.Generator,
+) -> None:
+    """One period of M markets on caller-owned arrays: ``state``'s arrays move on in place
+    (its ``period`` is the caller's to advance); ``units`` ``(M, S, J)`` and ``accounts``
+    ``(3, M, S)`` (revenue, margin, promotion cost) are filled. Actions as in
+    :class:`MarketAction`, float64 and C-contiguous. Draws in the documented order."""
+    constants = params.constants
+    season = season_at(params, period)
+    kernel.period_demand(
+        multiplier,
+        discount,
+        ad_spend,
+        state.reference_price,
+        state.pantry,
+        state.adstock,
+        state.active,
+        state.competitor_log_ratio,
+        *constants.demand_arguments,
+        season,
+        competitor_shift(params, period),
+        work.demand,
+        work.segment_work,
+        work.churn_counts,
+        work.churn_rates,
+    )
+    drawn, moves, innovation = draw_period(params, work, rng)
+    kernel.period_outcome(
+        drawn,
+        moves,
+        innovation,
+        work.demand,
+        work.segment_work,
+        discount,
+        state.reference_price,
+        state.pantry,
+        state.adstock,
+        state.active,
+        state.competitor_log_ratio,
+        state.inventory,
+        *constants.outcome_arguments,
+        season,
+        (period + 1) % params.replenishment_interval == 0,
+        units,
+        accounts,
+    )
 
 
 def carry_price_memory(
@@ -383,7 +582,8 @@ def carry_price_memory(
     """Next reference price and pantry: the state that moves with the action, not the noise.
 
     Both evolve on prices paid and on the expected demand index, so the stochastic step
-    and the oracles' certainty-equivalent path share them exactly.
+    and the oracles' certainty-equivalent path share them: this is the numpy form of the
+    same functions of :mod:`sim.market_equations` that the step's compiled loop calls.
     """
     effects = params.effects
     reference = (
@@ -397,55 +597,3 @@ def carry_price_memory(
         else state.pantry
     )
     return reference, pantry
-
-
-def _next_state(
-    params: MarketParameters,
-    state: MarketState,
-    price: FloatArray,
-    adstock: FloatArray,
-    saturation: FloatArray,
-    index: FloatArray,
-    season: float,
-    units: FloatArray,
-    rng: np.random.Generator,
-) -> MarketState:
-    effects = params.effects
-    reference, pantry = carry_price_memory(params, state, price, index, season)
-    active = state.active
-    if effects.churn:
-        comeback = eq.reactivation_probability(
-            params.reactivation_rate, params.reactivation_ad_boost, saturation
-        )
-        lapsed = params.population - state.active
-        # Leaving and returning customers in one call: numpy draws them in the same
-        # order as two calls would (all leaving, then all returning), at half its
-        # fixed per-call cost. Rows [:M] are the active, rows [M:] the lapsed.
-        n_markets = state.n_markets
-        counts = np.empty((2 * n_markets, params.n_segments), dtype=np.int64)
-        counts[:n_markets] = state.active  # truncates, as astype(np.int64) does
-        counts[n_markets:] = np.rint(lapsed)
-        rates = np.empty((2 * n_markets, params.n_segments))
-        rates[:n_markets] = params.churn_rate
-        rates[n_markets:] = comeback
-        moves = rng.binomial(counts, rates)
-        active = state.active - moves[:n_markets] + moves[n_markets:]
-    competitor = state.competitor_log_ratio
-    if effects.competitor:
-        mean = params.constants.log_competitor_mean
-        innovation = rng.normal(0.0, params.competitor_noise, competitor.shape)
-        competitor = mean + params.competitor_ar * (competitor - mean) + innovation
-    inventory = state.inventory
-    if effects.inventory and params.inventory_capacity is not None:
-        inventory = np.maximum(inventory - units.sum(axis=1), 0.0)
-        if (state.period + 1) % params.replenishment_interval == 0:
-            inventory = np.broadcast_to(params.inventory_capacity, inventory.shape).astype(float)
-    return MarketState(
-        period=state.period + 1,
-        reference_price=reference,
-        adstock=adstock,
-        pantry=pantry,
-        active=active.astype(float),
-        competitor_log_ratio=competitor,
-        inventory=inventory,
-    )

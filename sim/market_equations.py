@@ -7,6 +7,12 @@ All functions are pure numpy and broadcast over leading axes; the usual shapes
 are ``(segments, products)`` for prices and states and ``(segments,)`` for
 per-segment coefficients.
 
+The *elementwise* functions (:func:`paid_price`, :func:`hill`, :func:`demand_index`,
+:func:`units_from_index`, :func:`pantry_excess` and the state transitions) use only
+arithmetic and numpy ufuncs and call no other function here, so the same function
+serves arrays in numpy and scalars in the compiled period loop of
+:mod:`sim.market_kernel` (``numba.njit(func)``): the model is written once.
+
 Expected units of product j bought by segment s in period t::
 
     mu[s,j,t] = N[s,t] * exp( alpha[s,j]
@@ -78,14 +84,21 @@ def effective_price(
     :param discount: ``(S,)`` coupon discounts as fractions in [0, 1).
     :returns: ``(S, J)`` prices paid.
     """
-    shelf = np.asarray(multiplier) * np.asarray(list_price)
-    return shelf[..., None, :] * (1.0 - np.asarray(discount))[..., :, None]
+    return paid_price(
+        np.asarray(list_price),
+        np.asarray(multiplier)[..., None, :],
+        np.asarray(discount)[..., :, None],
+    )
+
+
+def paid_price(list_price: FloatArray, multiplier: FloatArray, discount: FloatArray) -> FloatArray:
+    """Elementwise ``m * p * (1 - d)``, the arguments already broadcast against each other."""
+    return multiplier * list_price * (1.0 - discount)
 
 
 def hill(adstock: FloatArray, exponent: float, half_saturation: float) -> FloatArray:
     """Hill saturation ``x^k / (x^k + h^k)`` in [0, 1): half the effect at ``x = h``."""
-    x = np.maximum(np.asarray(adstock, dtype=float), 0.0)
-    xk = x**exponent
+    xk = np.maximum(adstock, 0.0) ** exponent
     return xk / (xk + half_saturation**exponent)
 
 
@@ -199,18 +212,67 @@ def index_from_coefficients(
     Arguments as in :func:`log_demand_index`; ``list_price`` may also be given
     broadcast to the prices' shape.
     """
-    log_relative_price = np.log(price / list_price)
-    log_reference_gap = np.log(reference_price / price)
-    return (
-        coef.beta * log_relative_price
-        + coef.eta_gain * np.maximum(0.0, log_reference_gap)
-        + coef.eta_loss * np.minimum(0.0, log_reference_gap)
-        + coef.gamma * _per_segment(promoted).astype(float)
-        + coef.ad_response * _per_segment(ad_saturation)
-        + coef.kappa * np.log(competitor_price / price)
-        + season
-        - coef.psi * pantry
+    log_price = np.log(price)
+    return demand_index(
+        log_price,
+        np.log(list_price),
+        log_price if reference_price is price else np.log(reference_price),
+        np.log(competitor_price),
+        pantry,
+        _per_segment(promoted).astype(float),
+        _per_segment(ad_saturation),
+        season,
+        coef.beta,
+        coef.eta_gain,
+        coef.eta_loss,
+        coef.gamma,
+        coef.ad_response,
+        coef.kappa,
+        coef.psi,
     )
+
+
+def demand_index(
+    log_price: FloatArray,
+    log_list_price: FloatArray,
+    log_reference_price: FloatArray,
+    log_competitor_price: FloatArray,
+    pantry: FloatArray,
+    promoted: FloatArray,
+    ad_saturation: FloatArray,
+    season: float | FloatArray,
+    beta: FloatArray,
+    eta_gain: FloatArray,
+    eta_loss: FloatArray,
+    gamma: FloatArray,
+    ad_response: FloatArray,
+    kappa: FloatArray,
+    psi: FloatArray,
+) -> FloatArray:
+    """The demand index (the exponent of ``mu`` without ``alpha``), elementwise.
+
+    The equation of the module docstring on the logs of the prices (``log P``, ``log p``,
+    ``log R``, ``log C``), every argument already broadcast to the same shape (or a
+    scalar): ``promoted`` is 1.0 or 0.0, ``ad_saturation`` is ``hill(A)`` and
+    ``ad_response`` is ``delta * affinity``. Logs rather than ratios, so that a caller
+    takes the log of each price once, not of every ratio.
+    """
+    log_reference_gap = log_reference_price - log_price
+    return (
+        beta * (log_price - log_list_price)
+        + eta_gain * np.maximum(0.0, log_reference_gap)
+        + eta_loss * np.minimum(0.0, log_reference_gap)
+        + gamma * promoted
+        + ad_response * ad_saturation
+        + kappa * (log_competitor_price - log_price)
+        + season
+        - psi * pantry
+    )
+
+
+def units_from_index(active: FloatArray, alpha: FloatArray, log_index: FloatArray) -> FloatArray:
+    """Expected units ``mu = N * exp(alpha + index)``, elementwise."""
+    return active * np.exp(alpha + log_index)
 
 
 def baseline_log_index(season: float | FloatArray) -> float | FloatArray:
@@ -225,7 +287,9 @@ def pantry_excess(log_index: FloatArray, season: float | FloatArray) -> FloatArr
     ``max(0, mu / mu_baseline - 1)``: buying twice the baseline in a period puts
     one period's worth of extra stock in the pantry.
     """
-    return np.maximum(0.0, np.exp(log_index - baseline_log_index(season)) - 1.0)
+    # log_index - season is log(mu / mu_baseline): the baseline's index is the season alone
+    # (baseline_log_index), written out so that the function stays elementwise.
+    return np.maximum(0.0, np.exp(log_index - season) - 1.0)
 
 
 def smooth_reference_price(
@@ -261,3 +325,20 @@ def reactivation_probability(
     """Per-period probability that a lapsed customer returns: ``base * (1 + boost * hill(A))``,
     capped at 1. Advertising is what brings lapsed customers back."""
     return np.minimum(1.0, base_rate * (1.0 + ad_boost * ad_saturation))
+
+
+def competitor_price(list_price: FloatArray, log_ratio: FloatArray) -> FloatArray:
+    """``C = p * exp(log ratio)``: the competitor's price from its log price ratio to ours."""
+    return list_price * np.exp(log_ratio)
+
+
+def next_competitor_log_ratio(
+    log_ratio: FloatArray, mean: FloatArray, persistence: float, innovation: FloatArray
+) -> FloatArray:
+    """AR(1) of the competitor's log price ratio: ``x' = mean + phi (x - mean) + e``."""
+    return mean + persistence * (log_ratio - mean) + innovation
+
+
+def next_active(active: FloatArray, leaving: FloatArray, returning: FloatArray) -> FloatArray:
+    """Active customers next period: those who stayed plus the lapsed who came back."""
+    return active - leaving + returning

@@ -15,11 +15,20 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim import market_equations as eq
 from sim.env import OBSERVATION_BOUND, MarketEnv
 from sim.guardrails import Guardrails, enforce
-from sim.market import Effects, MarketAction, MarketParameters, initial_state, step
+from sim.market import (
+    CompetitorShock,
+    Effects,
+    MarketAction,
+    MarketParameters,
+    initial_state,
+    step,
+)
 from sim.presets import load_preset
 
 TASKS = ("pricing", "promotion", "ad_targeting", "joint")
@@ -133,7 +142,17 @@ def reference_period(params: MarketParameters, state: dict, action: MarketAction
         pantry=state["pantry"] if fx.pantry else np.zeros_like(state["pantry"]),
     )
     mu = state["active"][..., None] * np.exp(params.coefficients.alpha + index)
-    units = rng.poisson(mu).astype(float)
+    if params.dispersion is None:
+        units = rng.poisson(mu).astype(float)
+    else:
+        r = params.dispersion
+        units = rng.negative_binomial(r, r / (r + mu)).astype(float)
+    stocked = fx.inventory and params.inventory_capacity is not None
+    if stocked:  # stock shared pro rata between segments when demand exceeds it
+        demanded = units.sum(axis=1)
+        short = demanded > state["inventory"]
+        ratio = np.where(short, state["inventory"] / np.maximum(demanded, 1e-12), 1.0)
+        units = np.floor(units * ratio[:, None, :])
     profit = (
         ((price - params.unit_cost) * units).sum(axis=(1, 2))
         - a.sum(axis=1)
@@ -163,6 +182,12 @@ def reference_period(params: MarketParameters, state: dict, action: MarketAction
         after["competitor"] = (
             mean + params.competitor_ar * (state["competitor"] - mean) + innovation
         )
+    if stocked:
+        after["inventory"] = np.maximum(state["inventory"] - units.sum(axis=1), 0.0)
+        if (period + 1) % params.replenishment_interval == 0:
+            after["inventory"] = np.broadcast_to(
+                params.inventory_capacity, state["inventory"].shape
+            ).astype(float)
     return after, {"units": units, "price": price, "profit": profit}
 
 
@@ -192,14 +217,17 @@ def start_of(params: MarketParameters, n_markets: int = 1) -> dict:
         "pantry": state.pantry,
         "active": state.active,
         "competitor": state.competitor_log_ratio,
+        "inventory": state.inventory,
     }
 
 
 # -- the tests ------------------------------------------------------------------------------
 
 
-def run_against_reference(env: MarketEnv, seed: int, steps: int) -> None:
-    """Step ``env`` and the reference side by side; every figure of every step must agree."""
+def run_against_reference(env: MarketEnv, seed: int, steps: int, rtol: float = 1e-10) -> None:
+    """Step ``env`` and the reference side by side; every figure of every step must agree:
+    actions, guardrails and units exactly (the same draws), money and state to ``rtol``
+    (money relative to the period's revenue, as profit is a difference of sums)."""
     params = env.params
     observation, _ = env.reset(seed=seed)
     rng = copy.deepcopy(env.np_random)
@@ -227,14 +255,30 @@ def run_against_reference(env: MarketEnv, seed: int, steps: int) -> None:
         for name in ("multiplier", "discount", "ad_spend"):
             np.testing.assert_array_equal(info["action"][name], getattr(applied, name)[0])
         np.testing.assert_array_equal(info["units"], period["units"][0].sum(axis=1))  # same draws
-        np.testing.assert_allclose(reward, period["profit"][0], rtol=1e-10)
+        np.testing.assert_array_equal(info["product_units"], period["units"][0].sum(axis=0))
+        scale = 1.0 + info["revenue"].sum() + info["ad_spend"].sum()
+        np.testing.assert_allclose(reward, period["profit"][0], rtol=rtol, atol=rtol * scale)
         assert reward == info["profit"]
         np.testing.assert_allclose(
-            reward, (info["margin"] - info["ad_spend"] - info["promotion_cost"]).sum(), rtol=1e-12
+            reward,
+            (info["margin"] - info["ad_spend"] - info["promotion_cost"]).sum(),
+            rtol=1e-12,
+            atol=1e-12 * scale,
         )
         np.testing.assert_allclose(
             info["revenue"], (period["price"][0] * period["units"][0]).sum(axis=1), rtol=1e-12
         )
+        ours = env._state
+        for name, theirs in (
+            ("reference_price", "reference"),
+            ("pantry", "pantry"),
+            ("adstock", "adstock"),
+            ("competitor_log_ratio", "competitor"),
+            ("inventory", "inventory"),
+        ):
+            np.testing.assert_allclose(getattr(ours, name), state[theirs], rtol=rtol, atol=1e-300)
+        np.testing.assert_array_equal(ours.active, state["active"])
+        assert ours.period == state["period"]
         np.testing.assert_allclose(
             observation, reference_observation(params, state, previous, env.horizon), rtol=1e-6
         )
@@ -350,3 +394,126 @@ def test_a_discrete_action_outside_its_space_is_refused(level):
     action[3] = level
     with pytest.raises(IndexError, match="outside its MultiDiscrete space"):
         env.step(action)
+
+
+# -- random markets, guardrails and tasks (hypothesis) --------------------------------------
+
+
+@st.composite
+def random_markets(draw) -> MarketParameters:
+    """A market of 1-5 segments and 1-6 products, every effect on or off at random, Poisson or
+    negative binomial sales, stock, shocks and coupon costs."""
+    n_seg, n_prod = draw(st.integers(1, 5)), draw(st.integers(1, 6))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    list_price = rng.uniform(1.0, 50.0, n_prod)
+    per_segment = lambda low, high: rng.uniform(low, high, n_seg)  # noqa: E731
+    coefficients = eq.DemandCoefficients(
+        alpha=rng.uniform(-3.0, 1.0, (n_seg, n_prod)), beta=per_segment(-4.0, -0.2),
+        eta_gain=per_segment(0.0, 2.0), eta_loss=per_segment(0.0, 3.0),
+        gamma=per_segment(0.0, 1.0), delta=per_segment(0.0, 1.0), kappa=per_segment(0.0, 1.5),
+        psi=per_segment(0.0, 1.0),
+    )  # fmt: skip
+    return MarketParameters(
+        segment_names=tuple(f"s{i}" for i in range(n_seg)),
+        product_names=tuple(f"p{j}" for j in range(n_prod)),
+        population=rng.integers(1, 3_000, n_seg).astype(float),
+        list_price=list_price,
+        unit_cost=list_price * rng.uniform(0.3, 0.95, n_prod),
+        coefficients=coefficients,
+        affinity=rng.uniform(0.0, 1.0, (n_seg, n_prod)),
+        season=rng.normal(0.0, 0.2, draw(st.integers(1, 52))),
+        reference_smoothing=draw(st.floats(0.0, 0.99)),
+        adstock_decay=draw(st.floats(0.0, 0.99)),
+        hill_exponent=draw(st.floats(0.5, 3.0)),
+        hill_half_saturation=draw(st.floats(50.0, 2_000.0)),
+        pantry_decay=draw(st.floats(0.0, 0.99)),
+        churn_rate=per_segment(0.0, 0.2),
+        reactivation_rate=per_segment(0.0, 0.2),
+        reactivation_ad_boost=per_segment(0.0, 3.0),
+        competitor_mean_ratio=rng.uniform(0.8, 1.2, n_prod),
+        competitor_ar=draw(st.floats(0.0, 0.95)),
+        competitor_shocks=(CompetitorShock(draw(st.integers(0, 4)), 2, -0.2),),
+        dispersion=draw(st.one_of(st.none(), st.floats(0.5, 50.0))),
+        promotion_fixed_cost=draw(st.floats(0.0, 100.0)),
+        inventory_capacity=rng.uniform(0.0, 300.0, n_prod),
+        replenishment_interval=draw(st.integers(1, 3)),
+        effects=Effects(*(draw(st.booleans()) for _ in range(7))),
+    )
+
+
+guardrails = st.builds(
+    Guardrails,
+    price_floor=st.floats(0.3, 0.95),
+    price_ceiling=st.floats(1.0, 2.0),
+    max_price_change=st.one_of(st.none(), st.floats(0.02, 0.5)),
+    min_margin=st.one_of(st.none(), st.floats(0.0, 0.6)),
+    ad_budget=st.floats(0.0, 6_000.0),
+    max_promotions=st.one_of(st.none(), st.integers(0, 3)),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    params=random_markets(),
+    rails=guardrails,
+    task=st.sampled_from(TASKS),
+    style=st.sampled_from(STYLES),
+    seed=st.integers(0, 2**16),
+)
+def test_the_fast_path_is_the_reference_model_on_random_markets(params, rails, task, style, seed):
+    env = MarketEnv(market=params, task=task, action_style=style, guardrails=rails, horizon=5)
+    run_against_reference(env, seed=seed, steps=5, rtol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(params=random_markets(), rails=guardrails, seed=st.integers(0, 2**16))
+def test_the_fast_path_and_the_market_step_give_the_same_numbers(params, rails, seed):
+    """The env's fused single-market calls and sim.market.step (the batched path, through
+    enforce) are the same compiled arithmetic: equal to the last bit."""
+    env = MarketEnv(market=params, task="joint", action_style="continuous", guardrails=rails)
+    env.reset(seed=seed)
+    env.action_space.seed(seed)
+    rng = copy.deepcopy(env.np_random)
+    state, previous = initial_state(params), np.ones((1, params.n_products))
+    for _ in range(4):
+        action = env.action_space.sample()
+        _, reward, _, _, info = env.step(action)
+        applied, bound = enforce(
+            rails, env.to_market_action(action), previous, params.list_price, params.unit_cost
+        )
+        state, outcome = step(params, state, applied, rng)
+        previous = applied.multiplier
+        assert info["guardrails"] == bound
+        assert reward == outcome.profit[0]
+        np.testing.assert_array_equal(info["revenue"], outcome.revenue[0])
+        np.testing.assert_array_equal(info["margin"], outcome.margin[0])
+        for name in ("reference_price", "pantry", "adstock", "active", "competitor_log_ratio"):
+            np.testing.assert_array_equal(getattr(env._state, name), getattr(state, name))
+
+
+def test_info_arrays_kept_by_the_caller_do_not_change_in_later_steps():
+    env = MarketEnv(task="joint")
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    kept = []
+    for _ in range(3):
+        observation, _, _, _, info = env.step(env.action_space.sample())
+        kept.append((observation, info, copy.deepcopy((observation, info))))
+    for observation, info, snapshot in kept:
+        np.testing.assert_array_equal(observation, snapshot[0])
+        for name in ("revenue", "units", "product_units", "margin", "ad_spend", "promotion_cost"):
+            np.testing.assert_array_equal(info[name], snapshot[1][name])
+        for name in ("multiplier", "discount", "ad_spend"):
+            np.testing.assert_array_equal(info["action"][name], snapshot[1]["action"][name])
+
+
+def test_a_copied_env_steps_on_its_own_state():
+    env = MarketEnv(task="joint")
+    env.reset(seed=1)
+    twin = copy.deepcopy(env)
+    action = env.action_space.sample()
+    first = env.step(action)
+    second = twin.step(action)
+    np.testing.assert_array_equal(first[0], second[0])
+    assert first[1] == second[1]
+    assert env._state.period == twin._state.period == 1
