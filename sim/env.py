@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from sim.crn import InversionSampler
 from sim.errors import InputError, did_you_mean
 from sim.guardrails import (
     Guardrails,
@@ -162,6 +163,10 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
     :param uncertainty: ``"point"`` uses the market's coefficients as they are;
         ``"posterior"`` draws them from the fit's covariance at every reset (needs a
         fitted market file from ``promosim fit-demand``).
+    :param common_random_numbers: draw sales, churn and the competitor by inversion, one
+        uniform per variate (:mod:`sim.crn`), so that every policy run on one seed sees the
+        same uniforms, period by period: paired comparisons measure the policies, not the
+        luck of the draw. Slower per step; the experiment runner turns it on.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -176,6 +181,7 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         grid: ActionGrid | None = None,
         render_mode: str | None = None,
         uncertainty: str = "point",
+        common_random_numbers: bool = False,
     ) -> None:
         if task not in TASKS:
             raise InputError(
@@ -190,6 +196,7 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         self.params = resolve_market(market)
         self._posterior = _posterior_source(market, uncertainty)
         self.uncertainty = uncertainty
+        self.common_random_numbers = bool(common_random_numbers)
         self.task = task
         self.action_style = action_style
         self.horizon = int(horizon)
@@ -275,6 +282,11 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         self._last_info = {}
         if self._cohorts == 1:
             self._fast_arguments = self._single_market_arguments()
+        # Demand draws: numpy's samplers, or one uniform per variate by inversion (common
+        # random numbers, see sim.crn), both from this episode's np_random.
+        self._draws = (
+            InversionSampler(self.np_random) if self.common_random_numbers else self.np_random
+        )
         return self._observation(), {}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -311,7 +323,7 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
             raise IndexError(
                 f"discrete action {rows[0].tolist()} is outside its MultiDiscrete space"
             )
-        drawn, moves, innovation = draw_period(params, self._work, self.np_random)
+        drawn, moves, innovation = draw_period(params, self._work, self._draws)
         state.period = period = period + 1
         self._last_multiplier = multiplier
         # revenue, margin, promotion cost and units per segment (S each), units per product
@@ -406,7 +418,7 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
             self._margin_multiplier,
         )
         applied = MarketAction(multiplier=multiplier, discount=discount, ad_spend=ad_spend)
-        state, outcome = step(self._cohort_params, self._state, applied, self.np_random)
+        state, outcome = step(self._cohort_params, self._state, applied, self._draws)
         # One competitor for the whole market: every cohort faces the first one's price.
         state.competitor_log_ratio[1:] = state.competitor_log_ratio[0]
         self._state = state

@@ -49,3 +49,41 @@ def test_a_higher_mean_gives_a_count_at_least_as_high_from_the_same_uniforms():
     low = _sampler(3).poisson(np.full(1000, 4.0))
     high = _sampler(3).poisson(np.full(1000, 5.0))
     assert np.all(high >= low)
+
+
+def _units_and_profits(action: int, seeds: range, crn: bool) -> tuple[np.ndarray, np.ndarray]:
+    from sim.env import MarketEnv
+    from sim.guardrails import Guardrails
+
+    env = MarketEnv(
+        "stationary", task="pricing", horizon=6, guardrails=Guardrails(max_price_change=None),
+        common_random_numbers=crn,
+    )  # fmt: skip
+    units, profits = [], []
+    for seed in seeds:
+        env.reset(seed=seed)
+        total = 0.0
+        for _ in range(6):
+            _, reward, _, _, info = env.step(np.full(env.action_space.shape, action))
+            units.append(info["product_units"])
+            total += reward
+        profits.append(total)
+    return np.array(units), np.array(profits)
+
+
+def test_with_common_random_numbers_a_lower_price_sells_at_least_as_much_every_period():
+    cheap, _ = _units_and_profits(2, range(5), crn=True)
+    dear, _ = _units_and_profits(4, range(5), crn=True)
+    assert np.all(cheap >= dear) and np.any(cheap > dear)
+
+
+def test_common_random_numbers_pair_two_policies_closely_and_reproduce():
+    seeds = range(30)
+    _, cheap = _units_and_profits(2, seeds, crn=True)
+    _, dear = _units_and_profits(4, seeds, crn=True)
+    _, dear_independent = _units_and_profits(4, range(100, 130), crn=True)
+    paired = np.corrcoef(cheap, dear)[0, 1]
+    unpaired = np.corrcoef(cheap, dear_independent)[0, 1]
+    assert paired > 0.9 > unpaired
+    _, again = _units_and_profits(2, seeds, crn=True)
+    np.testing.assert_array_equal(cheap, again)
