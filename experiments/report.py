@@ -1,0 +1,346 @@
+"""``promosim experiment report``: an experiment's results as report.md and report.html.
+
+Both files hold the same sections, in order:
+
+1. **Verdicts**: one plain-language paragraph per scenario (every agent against the
+   baseline, :func:`experiments.stats.verdict`);
+2. **Summary**: mean profit with its CI, IQM, gap to the oracle, normalised score and
+   the paired difference against the baseline, per scenario and over all scenarios;
+3. **Learning curves**: training episode return by steps, per agent;
+4. **Profit distributions**: evaluation profit per run, per scenario and agent;
+5. **Trajectories**: price multiplier, coupon discount and ad spend by period;
+6. **Segments**: margin per segment, per scenario and agent.
+
+The HTML is self-contained: figures are PNGs embedded as base64, no scripts, no
+external files. Both are written atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from experiments.runner import MANIFEST_NAME
+from experiments.stats import OVERALL, summarise, verdict
+from experiments.store import ResultStore
+from sim.atomic import write_atomically, write_text
+from sim.errors import InputError, did_you_mean
+
+SECTIONS = (
+    "Verdicts", "Summary", "Learning curves", "Profit distributions", "Trajectories", "Segments",
+)  # fmt: skip
+
+#: Columns of the summary table as shown, with their headings.
+SUMMARY_VIEW = {
+    "scenario": "scenario",
+    "agent": "agent",
+    "n_seeds": "seeds",
+    "mean": "mean profit",
+    "mean_low": "CI low",
+    "mean_high": "CI high",
+    "iqm": "IQM",
+    "gap": "gap to oracle",
+    "normalised": "normalised score",
+    "diff_pct": "vs baseline %",
+    "diff_pct_t_low": "% CI low",
+    "diff_pct_t_high": "% CI high",
+    "p_ttest": "p (paired t)",
+    "prob_improvement": "P(improve)",
+}
+
+
+@dataclass(frozen=True)
+class ExperimentResults:
+    """Everything a report or a comparison reads from an experiment directory."""
+
+    name: str
+    baseline: str
+    runs: pd.DataFrame
+    curves: pd.DataFrame
+    periods: pd.DataFrame
+    segments: pd.DataFrame
+
+
+def load_results(directory: Path, baseline: str | None = None) -> ExperimentResults:
+    """The stored results of an experiment directory; ``baseline`` defaults to the file's."""
+    directory = Path(directory)
+    manifest_path = directory / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise InputError(f"{directory}: not an experiment directory (no {MANIFEST_NAME})")
+    try:
+        config = json.loads(manifest_path.read_text(encoding="utf-8"))["config"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise InputError(f"{manifest_path}: not a readable experiment manifest ({error})") from None
+    store = ResultStore(directory)
+    runs = store.table("runs")
+    if runs.empty:
+        raise InputError(f"{directory}: no finished runs yet (see promosim experiment status)")
+    labels = sorted(runs["agent"].unique())
+    chosen = _resolve_baseline(baseline or config.get("baseline", "ab-test"), labels)
+    return ExperimentResults(
+        name=str(config.get("name", directory.name)),
+        baseline=chosen,
+        runs=runs,
+        curves=store.table("curves"),
+        periods=store.table("periods"),
+        segments=store.table("segments"),
+    )
+
+
+def _resolve_baseline(baseline: str, labels: list[str]) -> str:
+    """An agent label; ``ab`` is short for the A/B test."""
+    aliases = {"ab": "ab-test", "a/b": "ab-test"}
+    name = aliases.get(baseline.lower(), baseline)
+    if name not in labels:
+        raise InputError(
+            f"baseline '{baseline}' is not an agent of this experiment"
+            f"{did_you_mean(name, labels)}; agents are: {', '.join(labels)}"
+        )
+    return name
+
+
+def summary_table(results: ExperimentResults, n_resamples: int = 2000) -> pd.DataFrame:
+    """:func:`experiments.stats.summarise` over the stored runs."""
+    table = results.runs.rename(columns={"oracle_value": "dp_value"})
+    return summarise(
+        table[["scenario", "agent", "seed", "profit", "dp_value"]],
+        baseline=results.baseline,
+        oracle_column="dp_value",
+        n_resamples=n_resamples,
+    )
+
+
+def scenario_verdicts(summary: pd.DataFrame) -> dict[str, str]:
+    """One paragraph per scenario (and one over all scenarios when there are several)."""
+    paragraphs: dict[str, str] = {}
+    for scenario, rows in summary.groupby("scenario", sort=False):
+        sentences = [verdict(row) for _, row in rows.iterrows() if row["agent"] != row["baseline"]]
+        paragraphs[str(scenario)] = " ".join(sentences)
+    if len([name for name in paragraphs if name != OVERALL]) == 1:
+        paragraphs.pop(OVERALL, None)  # one scenario: "all scenarios" says the same again
+    return paragraphs
+
+
+# -- figures ---------------------------------------------------------------------------
+
+
+def _figure_png(draw) -> bytes:  # noqa: ANN001 - a callable taking a matplotlib Figure
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure = plt.figure(figsize=(9, 4.5), dpi=100)
+    try:
+        draw(figure)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        return buffer.getvalue()
+    finally:
+        plt.close(figure)
+
+
+def learning_curves_png(curves: pd.DataFrame) -> bytes | None:
+    """Mean training return by steps, per agent (agents trained without a budget absent)."""
+    if curves.empty:
+        return None
+
+    def draw(figure) -> None:  # noqa: ANN001
+        axes = figure.add_subplot(1, 1, 1)
+        for agent, rows in curves.groupby("agent"):
+            bins = np.linspace(rows["steps"].min(), rows["steps"].max(), 30)
+            binned = rows.groupby(np.digitize(rows["steps"], bins))
+            axes.plot(binned["steps"].mean(), binned["episode_return"].mean(), label=str(agent))
+        axes.set_xlabel("training steps")
+        axes.set_ylabel("episode profit")
+        axes.legend(fontsize=8)
+
+    return _figure_png(draw)
+
+
+def profit_distributions_png(runs: pd.DataFrame) -> bytes:
+    """Box plots of run profit per agent, one panel per scenario."""
+    scenarios = list(dict.fromkeys(runs["scenario"]))
+
+    def draw(figure) -> None:  # noqa: ANN001
+        for index, scenario in enumerate(scenarios, start=1):
+            axes = figure.add_subplot(1, len(scenarios), index)
+            rows = runs[runs["scenario"] == scenario]
+            agents = sorted(rows["agent"].unique())
+            axes.boxplot([rows.loc[rows["agent"] == a, "profit"] for a in agents])
+            axes.set_xticks(range(1, len(agents) + 1), agents, rotation=45, fontsize=7)
+            axes.set_title(str(scenario), fontsize=9)
+            axes.set_ylabel("profit per episode" if index == 1 else "")
+
+    return _figure_png(draw)
+
+
+def trajectories_png(periods: pd.DataFrame) -> bytes:
+    """Price multiplier, discount and ad spend by period (mean over seeds), per agent;
+    the first scenario's in solid lines, the others' dashed."""
+    labels = {"multiplier": "price multiplier", "discount": "coupon discount",
+              "ad_spend": "ad spend"}  # fmt: skip
+    # Only what some agent moved: a task that sets prices never shows coupons or ads.
+    figures = [(c, label) for c, label in labels.items() if periods[c].nunique() > 1]
+    figures = figures or [("multiplier", labels["multiplier"])]
+    scenarios = list(dict.fromkeys(periods["scenario"]))
+
+    def draw(figure) -> None:  # noqa: ANN001
+        for index, (column, label) in enumerate(figures, start=1):
+            axes = figure.add_subplot(1, len(figures), index)
+            for number, scenario in enumerate(scenarios):
+                rows = periods[periods["scenario"] == scenario]
+                for agent, by_agent in rows.groupby("agent"):
+                    mean = by_agent.groupby("period")[column].mean()
+                    style = "-" if number == 0 else "--"
+                    axes.plot(mean.index, mean.values, style, label=f"{agent} ({scenario})")
+            axes.set_title(label, fontsize=9)
+            axes.set_xlabel("period")
+        figure.axes[0].legend(fontsize=6)
+
+    return _figure_png(draw)
+
+
+def segments_png(segment_table: pd.DataFrame) -> bytes:
+    """Margin per segment and agent (mean over seeds), one panel per scenario."""
+    scenarios = list(dict.fromkeys(segment_table["scenario"]))
+
+    def draw(figure) -> None:  # noqa: ANN001
+        for index, scenario in enumerate(scenarios, start=1):
+            axes = figure.add_subplot(1, len(scenarios), index)
+            rows = segment_table[segment_table["scenario"] == scenario]
+            pivot = rows.pivot_table(index="segment", columns="agent", values="margin")
+            width = 0.8 / max(len(pivot.columns), 1)
+            for k, agent in enumerate(pivot.columns):
+                positions = np.arange(len(pivot.index)) + k * width
+                axes.bar(positions, pivot[agent].values, width, label=str(agent))
+            axes.set_xticks(np.arange(len(pivot.index)) + 0.4 - width / 2, pivot.index,
+                            rotation=30, fontsize=7)  # fmt: skip
+            axes.set_title(str(scenario), fontsize=9)
+        figure.axes[0].legend(fontsize=6)
+
+    return _figure_png(draw)
+
+
+# -- documents -------------------------------------------------------------------------
+
+
+def _view(summary: pd.DataFrame) -> pd.DataFrame:
+    view = summary[list(SUMMARY_VIEW)].rename(columns=SUMMARY_VIEW)
+    return view
+
+
+def _format(value: object) -> str:
+    if isinstance(value, float):
+        if not np.isfinite(value):
+            return "-"
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.0f}"
+    return str(value)
+
+
+def segment_breakdown(segment_table: pd.DataFrame) -> pd.DataFrame:
+    """Mean per-segment figures per scenario and agent (over seeds)."""
+    figures = ["revenue", "units", "margin", "ad_spend", "promotion_cost"]
+    return segment_table.groupby(["scenario", "agent", "segment"], sort=False)[figures].mean()
+
+
+def write_report(directory: Path, baseline: str | None = None, n_resamples: int = 2000) -> dict:
+    """Write report.md and report.html into ``directory``; returns their paths."""
+    results = load_results(directory, baseline)
+    summary = summary_table(results, n_resamples)
+    verdicts = scenario_verdicts(summary)
+    figures = {
+        "Learning curves": learning_curves_png(results.curves),
+        "Profit distributions": profit_distributions_png(results.runs),
+        "Trajectories": trajectories_png(results.periods),
+        "Segments": segments_png(results.segments),
+    }
+    segments = segment_breakdown(results.segments).reset_index()
+    directory = Path(directory)
+    markdown = _markdown(results, summary, verdicts, figures, segments, directory)
+    page = _html(results, summary, verdicts, figures, segments)
+    md_path = write_text(markdown, directory / "report.md")
+    html_path = write_text(page, directory / "report.html")
+    return {"markdown": str(md_path), "html": str(html_path), "runs": int(len(results.runs))}
+
+
+def _markdown_table(frame: pd.DataFrame) -> str:
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    rows = ["| " + " | ".join(_format(v) for v in row) + " |" for row in frame.itertuples(False)]
+    return "\n".join([header, rule, *rows])
+
+
+def _markdown(results, summary, verdicts, figures, segments, directory: Path) -> str:  # noqa: ANN001
+    """report.md: the figures are written beside it as PNG files (Markdown cannot embed)."""
+    lines = [f"# Experiment {results.name}", ""]
+    lines += [f"{len(results.runs)} runs; baseline: {results.baseline}.", "", "## Verdicts", ""]
+    for scenario, paragraph in verdicts.items():
+        lines += [f"**{scenario}.** {paragraph}", ""]
+    lines += ["## Summary", "", _markdown_table(_view(summary)), ""]
+    for title, png in figures.items():
+        lines += [f"## {title}", ""]
+        if png is None:
+            lines += ["No agent of this experiment trained (every budget is 0).", ""]
+            continue
+        name = f"report-{title.lower().replace(' ', '-')}.png"
+        write_atomically(directory / name, lambda path, data=png: path.write_bytes(data))
+        lines += [f"![{title}]({name})", ""]
+        if title == "Segments":
+            lines += [_markdown_table(segments), ""]
+    return "\n".join(lines)
+
+
+def _html_table(frame: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_format(v))}</td>" for v in row) + "</tr>"
+        for row in frame.itertuples(False)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _html(results, summary, verdicts, figures, segments) -> str:  # noqa: ANN001
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>Experiment {html.escape(results.name)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;}"
+        "table{border-collapse:collapse;font-size:12px;}td,th{border:1px solid #ccc;"
+        "padding:3px 6px;text-align:right;}img{max-width:100%;}</style></head><body>",
+        f"<h1>Experiment {html.escape(results.name)}</h1>",
+        f"<p>{len(results.runs)} runs; baseline: {html.escape(results.baseline)}.</p>",
+        "<h2>Verdicts</h2>",
+    ]
+    for scenario, paragraph in verdicts.items():
+        parts.append(f"<p><b>{html.escape(scenario)}.</b> {html.escape(paragraph)}</p>")
+    parts += ["<h2>Summary</h2>", _html_table(_view(summary))]
+    for title, png in figures.items():
+        parts.append(f"<h2>{title}</h2>")
+        if png is None:
+            parts.append("<p>No agent of this experiment trained (every budget is 0).</p>")
+            continue
+        encoded = base64.b64encode(png).decode("ascii")
+        parts.append(f"<img alt='{title}' src='data:image/png;base64,{encoded}'>")
+        if title == "Segments":
+            parts.append(_html_table(segments))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def comparison(directory: Path, baseline: str, n_resamples: int = 2000) -> pd.DataFrame:
+    """Every agent against ``baseline``: the summary's comparison columns."""
+    results = load_results(directory, baseline)
+    summary = summary_table(results, n_resamples)
+    columns = ["scenario", "agent", "baseline", "n_pairs", "mean", "diff", "diff_t_low",
+               "diff_t_high", "diff_pct", "diff_pct_t_low", "diff_pct_t_high", "p_ttest",
+               "p_wilcoxon", "prob_improvement", "prob_improvement_low",
+               "prob_improvement_high"]  # fmt: skip
+    return summary[summary["agent"] != results.baseline][columns].reset_index(drop=True)
