@@ -1,10 +1,10 @@
 """``promosim demo``: the pipeline end to end on a synthetic market.
 
-Today the pipeline runs synth -> RFM profile and segments (checked against the
-planted truth) -> demand fit (elasticities with CIs, checked against the truth)
--> the fitted market as a Gymnasium task, where the status quo, the best fixed
-price and the fitted market's posterior uncertainty are simulated. Each later
-stage (agents, experiments) adds its step here as it lands.
+The pipeline runs synth -> RFM profile and segments (checked against the planted
+truth) -> demand fit (elasticities with CIs, checked against the truth) -> a small
+experiment on the fitted market (:data:`DEMO_AGENTS`: the status quo, an A/B test, a
+Thompson sampling bandit, Q-learning and PPO, over a few seeds, on two cores) -> its
+report (report.html, report.md), whose verdict the demo prints.
 
 The demand fit reads the synthetic truth file as the retailer's *calendar*: list
 prices, competitor prices and ad spend per week, what a retailer knows about its
@@ -30,6 +30,8 @@ class DemoResult:
     planted_agreement: float | None = None
     demand_summary: dict[str, Any] = field(default_factory=dict)
     simulations: list[dict[str, Any]] = field(default_factory=list)
+    verdicts: dict[str, str] = field(default_factory=dict)
+    report: Path | None = None
 
     def describe(self) -> str:
         """A plain-language account of the run, one line per step."""
@@ -55,13 +57,50 @@ class DemoResult:
                 f"{run['policy']} pricing in the fitted market ({run['uncertainty']} "
                 f"coefficients): {run['mean_profit']:,.0f} per year, {interval}"
             )
+        for scenario, paragraph in self.verdicts.items():
+            lines.append(f"verdict ({scenario}): {paragraph}")
+        if self.report is not None:
+            lines.append(f"report: {self.report}")
         return "\n".join(lines)
 
 
+#: The demo's comparison on the fitted market: what a business does today, a bandit, and
+#: two learners with budgets small enough for the whole demo to take minutes.
+DEMO_AGENTS: tuple[dict[str, Any], ...] = (
+    {"agent": "status-quo"},
+    {"agent": "ab-test"},
+    {"agent": "thompson"},
+    {"agent": "q-learning", "budget": 20_000},
+    {"agent": "ppo", "budget": 20_000},
+)
+
+
+def demo_experiment(market_path: Path, seeds: int = 3) -> Any:
+    """The demo's experiment: pricing on the fitted market, as-is, :data:`DEMO_AGENTS`."""
+    from experiments.config import ExperimentConfig
+
+    return ExperimentConfig.model_validate(
+        {
+            "name": "demo",
+            "market": str(market_path.resolve()),
+            "task": "pricing",
+            "seeds": seeds,
+            "evaluation_episodes": 2,
+            "scenarios": [{"name": "fitted market"}],
+            "agents": list(DEMO_AGENTS),
+        }
+    )
+
+
 def run_demo(
-    out_dir: str | Path, *, customers: int = 4_000, seed: int = 0, progress: Console | None = None
+    out_dir: str | Path,
+    *,
+    customers: int = 4_000,
+    seed: int = 0,
+    jobs: int = 2,
+    progress: Console | None = None,
 ) -> DemoResult:
-    """Generate a synthetic market, profile its customers, and compare with the truth."""
+    """Synthesise a market, profile it, fit demand, compare policies on the fit, report."""
     from sklearn.metrics import adjusted_rand_score
 
     from sim.data import read_transaction_log
@@ -74,11 +113,11 @@ def run_demo(
     out = Path(out_dir)
     result = DemoResult(out_dir=out)
 
-    console.print(f"[1/4] synth: generating a market with {customers:,} customers ...")
+    console.print(f"[1/5] synth: generating a market with {customers:,} customers ...")
     synthetic = synthesize(SynthSpec(customers=customers, seed=seed), out / "log.csv")
     result.steps.append(("synth (log, truth)", [synthetic.log_path, synthetic.truth_path]))
 
-    console.print("[2/4] profile: RFM scores and K-Means segments ...")
+    console.print("[2/5] profile: RFM scores and K-Means segments ...")
     log = read_transaction_log(synthetic.log_path)
     profiled = build_profile(log, seed=seed)
     written = write_profile(profiled, out / "segments")
@@ -91,7 +130,7 @@ def run_demo(
         adjusted_rand_score(planted.reindex(clusters.index), clusters.to_numpy())
     )
 
-    console.print("[3/4] fit-demand: the regression demand model of each segment ...")
+    console.print("[3/5] fit-demand: the regression demand model of each segment ...")
     fitted = fit_market(
         synthetic.log_path, out / "segments", out / "market.json", calendar=synthetic.truth_path
     )
@@ -99,13 +138,24 @@ def run_demo(
     written = [fitted.market_path] + ([fitted.intent_path] if fitted.intent_path else [])
     result.steps.append(("fit-demand (market, purchase intent)", written))
 
-    console.print("[4/4] simulate: list price and the best fixed price in the fitted market ...")
-    for policy, uncertainty in (
-        ("fixed", "point"),
-        ("best-fixed", "point"),
-        ("best-fixed", "posterior"),
-    ):
-        run = simulate(fitted.market_path, "pricing", policy, episodes=10, seed=seed,
-                       uncertainty=uncertainty)  # fmt: skip
-        result.simulations.append({**run.summary(), "uncertainty": uncertainty})
+    console.print("[4/5] simulate: the best fixed price under the fit's uncertainty ...")
+    run = simulate(fitted.market_path, "pricing", "best-fixed", episodes=10, seed=seed,
+                   uncertainty="posterior")  # fmt: skip
+    result.simulations.append({**run.summary(), "uncertainty": "posterior"})
+
+    console.print(
+        "[5/5] experiment: status quo, A/B test, Thompson sampling, Q-learning and PPO "
+        "on the fitted market (2 cores) ..."
+    )
+    from experiments.report import load_results, scenario_verdicts, summary_table, write_report
+    from experiments.runner import run_experiment
+
+    experiment_dir = out / "experiment"
+    run_experiment(demo_experiment(fitted.market_path), out, experiment_dir, jobs=jobs)
+    written_report = write_report(experiment_dir)
+    result.report = Path(written_report["html"])
+    result.verdicts = scenario_verdicts(summary_table(load_results(experiment_dir)))
+    result.steps.append(
+        ("experiment (results store, report)", [experiment_dir / "results.sqlite", result.report])
+    )
     return result
