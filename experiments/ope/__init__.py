@@ -7,7 +7,15 @@
   estimators by name;
 - :mod:`~experiments.ope.sequential`: PDIS, WPDIS, sequential DR, weighted DR and fitted
   Q evaluation for episodic logs;
-- :mod:`~experiments.ope.diagnostics`: overlap between target and logging policy.
+- :mod:`~experiments.ope.diagnostics`: overlap between target and logging policy;
+- :mod:`~experiments.ope.policies`: stochastic policies over a task's arms, with full
+  action probabilities (uniform, baselines, saved agents, epsilon-greedy);
+- :mod:`~experiments.ope.collect`: logs from the simulator (``promosim simulate --log``);
+- :mod:`~experiments.ope.run`: one table of every estimator (``promosim ope LOGS``);
+- :mod:`~experiments.ope.validate`: estimators against the on-policy truth
+  (``promosim ope validate``);
+- :mod:`~experiments.ope.gate`: the rollout gate (``promosim ope gate``);
+- :mod:`~experiments.ope.bench`: the timing figure (``python -m experiments.ope.bench``).
 
 Typical use::
 
@@ -18,6 +26,7 @@ Typical use::
         print(estimate.estimator, estimate.value, estimate.ci_low, estimate.ci_high)
 """
 
+from experiments.ope.collect import log_decisions, read_arm_table, simulate_log, write_log
 from experiments.ope.diagnostics import OverlapDiagnostics, overlap_diagnostics
 from experiments.ope.estimators import (
     BanditEstimator,
@@ -26,6 +35,7 @@ from experiments.ope.estimators import (
     evaluate,
     paired_difference,
 )
+from experiments.ope.gate import GateDecision, gate
 from experiments.ope.logs import (
     LoggedDecisions,
     deterministic_target,
@@ -33,23 +43,39 @@ from experiments.ope.logs import (
     read_log_table,
     target_probabilities,
 )
+from experiments.ope.policies import ArmPolicy, build_policies, parse_policy
+from experiments.ope.run import OPEReport, run_ope
 from experiments.ope.selection import estimators_by_name
 from experiments.ope.sequential import SEQUENTIAL_ESTIMATORS, evaluate_sequential
+from experiments.ope.validate import ValidationReport, validate
 
 __all__ = [
     "SEQUENTIAL_ESTIMATORS",
+    "ArmPolicy",
     "BanditEstimator",
     "BanditInputs",
     "Estimate",
+    "GateDecision",
     "LoggedDecisions",
+    "OPEReport",
     "OverlapDiagnostics",
+    "ValidationReport",
+    "build_policies",
     "deterministic_target",
     "estimators_by_name",
     "evaluate",
     "evaluate_sequential",
+    "gate",
     "load_logged_decisions",
+    "log_decisions",
     "overlap_diagnostics",
     "paired_difference",
+    "parse_policy",
+    "read_arm_table",
     "read_log_table",
+    "run_ope",
+    "simulate_log",
     "target_probabilities",
+    "validate",
+    "write_log",
 ]

@@ -1,0 +1,231 @@
+r"""``promosim ope gate``: should a candidate policy replace the incumbent, judged on a log?
+
+:func:`gate` estimates both policies' value per decision on the same log with one
+estimator (doubly robust by default), the same cross-fitted reward model and the same
+bootstrap resamples, and recommends the candidate only when
+
+.. math:: \mathrm{CI}_{\mathrm{low}}(\hat V(\pi_{\mathrm{cand}})) > \hat V(\pi_{\mathrm{inc}}),
+
+the lower bound of the candidate's interval above the incumbent's estimate: a
+candidate that merely ties, or whose advantage is within its own noise, is not rolled
+out. The decision comes with one sentence that says why, and with the paired
+difference (candidate minus incumbent on the same resamples,
+:func:`experiments.ope.estimators.paired_difference`) for the record; the rule itself
+is the one above.
+
+Candidate and incumbent are each a saved promosim agent's directory (mapped to arms
+through the log's arm table) or the prefix of target-probability columns in the log.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from experiments.ope.estimators import (
+    CONFIDENCE,
+    N_BOOTSTRAP,
+    N_FOLDS,
+    Estimate,
+    check_bootstrap,
+    cross_fit_reward_model,
+    paired_difference,
+)
+from experiments.ope.run import (
+    BANDIT,
+    SEQUENTIAL,
+    BootstrapUnit,
+    Kind,
+    LoadedLog,
+    bandit_estimates,
+    load_log,
+    resolve_target,
+    sequential_estimates,
+)
+from experiments.ope.selection import BANDIT_ESTIMATORS, estimators_by_name
+from experiments.ope.sequential import SEQUENTIAL_ESTIMATORS
+from sim.errors import InputError, did_you_mean
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """The gate's answer: ``recommend`` and the one sentence that says why.
+
+    ``candidate`` and ``incumbent`` are their estimates per decision; ``difference`` is
+    candidate minus incumbent with a paired interval (informative; not the rule).
+    """
+
+    recommend: bool
+    sentence: str
+    candidate: Estimate
+    incumbent: Estimate
+    difference: Estimate
+    candidate_name: str
+    incumbent_name: str
+    kind: Kind
+    n_rows: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "recommend": self.recommend,
+            "sentence": self.sentence,
+            "candidate_name": self.candidate_name,
+            "incumbent_name": self.incumbent_name,
+            "kind": self.kind,
+            "n_rows": self.n_rows,
+            "candidate": self.candidate.as_dict(),
+            "incumbent": self.incumbent.as_dict(),
+            "difference": self.difference.as_dict(),
+        }
+
+
+def _amount(value: float) -> str:
+    """A value as the sentence shows it: thousands separated, or 4 significant digits below 100."""
+    if not math.isfinite(value):
+        return "undefined"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
+def decision_sentence(
+    recommend: bool,
+    candidate_name: str,
+    incumbent_name: str,
+    candidate: Estimate,
+    incumbent: Estimate,
+    n_rows: int,
+) -> str:
+    """One sentence naming both policies, the candidate's CI lower bound and the incumbent's
+    estimate."""
+    level = f"{candidate.confidence * 100:g} %"
+    basis = f"{candidate.estimator.upper()}, {n_rows:,} logged decisions"
+    diagnostics = candidate.diagnostics
+    if diagnostics is not None and diagnostics.warning:
+        basis += "; overlap with the logging policy is poor"
+    low, estimate = _amount(candidate.ci_low), _amount(incumbent.value)
+    if recommend:
+        return (
+            f"Recommend {candidate_name}: its {level} CI lower bound {low} exceeds the "
+            f"incumbent {incumbent_name}'s estimate {estimate} ({basis})."
+        )
+    return (
+        f"Keep {incumbent_name}: the candidate {candidate_name}'s {level} CI lower bound {low} "
+        f"does not exceed the incumbent's estimate {estimate} ({basis})."
+    )
+
+
+def _check_estimator(estimator: str, kind: Kind) -> None:
+    registry = {BANDIT: BANDIT_ESTIMATORS, SEQUENTIAL: SEQUENTIAL_ESTIMATORS}.get(kind)
+    if registry is None:
+        raise InputError(f"unknown estimator kind {kind!r} (expected 'bandit' or 'sequential')")
+    if estimator not in registry:
+        raise InputError(
+            f"unknown {kind} estimator {estimator!r}{did_you_mean(estimator, registry)} "
+            f"(expected one of: {', '.join(registry)})"
+        )
+
+
+def _estimates(
+    log: LoadedLog,
+    targets: list[np.ndarray],
+    estimator: str,
+    kind: Kind,
+    settings: dict[str, Any],
+) -> list[Estimate]:
+    """One estimate per target, on the same reward model (bandit) and the same resamples."""
+    logs = log.logs
+    if kind == BANDIT:
+        needs_model = estimators_by_name([estimator])[0].needs_reward_model
+        q_hat = (
+            cross_fit_reward_model(
+                logs, model=settings["reward_model"], n_folds=N_FOLDS, seed=settings["seed"]
+            )
+            if needs_model
+            else None
+        )
+        return [
+            bandit_estimates(logs, target, estimators_by_name([estimator]), q_hat=q_hat,
+                             **settings)[0]
+            for target in targets
+        ]  # fmt: skip
+    if not logs.is_sequential:
+        raise InputError(
+            f"{log.source}: sequential estimator {estimator!r} needs columns 'episode' and 'step'"
+        )
+    sequential_settings = {key: settings[key] for key in ("reward_model", "n_bootstrap", "seed")}
+    estimates = []
+    for target in targets:
+        found, _ = sequential_estimates(
+            logs,
+            target,
+            estimators_by_name([estimator], SEQUENTIAL_ESTIMATORS),
+            horizon=log.horizon,
+            confidence=settings["confidence"],
+            **sequential_settings,
+        )
+        if not found:
+            raise InputError(f"{log.source}: no whole episode for sequential estimator {estimator}")
+        estimates.append(found[0])
+    return estimates
+
+
+def gate(
+    logs_path: str | Path,
+    candidate: str | Path,
+    incumbent: str | Path,
+    *,
+    estimator: str = "dr",
+    kind: Kind = BANDIT,
+    n_bootstrap: int = N_BOOTSTRAP,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+    reward_model: str = "hgb",
+    bootstrap_unit: BootstrapUnit = "episode",
+    threads: int | None = None,
+) -> GateDecision:
+    """``promosim ope gate LOGS --candidate C --incumbent I``: recommend C or keep I.
+
+    Parameters
+    ----------
+    logs_path
+        The log (CSV or Parquet); its arm table ``<log>.arms.json`` for agent policies.
+    candidate, incumbent
+        A saved agent directory, or a column prefix (``pi_``) of the log.
+    estimator, kind
+        The estimator's name in the bandit (default ``dr``) or sequential registry.
+    n_bootstrap, confidence, seed, reward_model, bootstrap_unit
+        As :func:`experiments.ope.run.run_ope`; both policies share them.
+    threads
+        BLAS/OpenMP threads for the fits (None: the libraries' defaults).
+    """
+    _check_estimator(estimator, kind)
+    check_bootstrap(n_bootstrap, confidence)
+    if n_bootstrap == 0:
+        raise InputError("the gate needs a confidence interval: n_bootstrap must be >= 1")
+    prefixes = tuple(str(policy) for policy in (candidate, incumbent) if not Path(policy).is_dir())
+    log = load_log(logs_path, prefixes)
+    candidate_name, candidate_target = resolve_target(log, candidate)
+    incumbent_name, incumbent_target = resolve_target(log, incumbent)
+    settings = {"n_bootstrap": n_bootstrap, "confidence": confidence, "seed": seed,
+                "reward_model": reward_model, "bootstrap_unit": bootstrap_unit}  # fmt: skip
+    with threadpool_limits(threads):
+        ours, theirs = _estimates(
+            log, [candidate_target, incumbent_target], estimator, kind, settings
+        )
+    recommend = bool(ours.ci_low > theirs.value)  # False when either is NaN
+    n_rows = log.logs.n_rows
+    return GateDecision(
+        recommend=recommend,
+        sentence=decision_sentence(recommend, candidate_name, incumbent_name, ours, theirs, n_rows),
+        candidate=ours,
+        incumbent=theirs,
+        difference=paired_difference(ours, theirs),
+        candidate_name=candidate_name,
+        incumbent_name=incumbent_name,
+        kind=kind,
+        n_rows=n_rows,
+    )
