@@ -307,6 +307,8 @@ class TabularAgent(Agent):
         updated it (``initial_q`` where none has), so that an arm one Double-Q table has
         not yet seen is not pulled towards the initial value."""
         _, _, q, visits = self._tables()
+        if self.n_tables == 1:
+            return q[0, state, :]
         updated = visits[:, state, :] > 0
         tables = updated.sum(axis=0)
         total = np.where(updated, q[:, state, :], 0.0).sum(axis=0)
@@ -356,6 +358,8 @@ class TabularAgent(Agent):
         averaging of targets would keep for a long time. For Q-learning ``table == other``.
         """
         _, _, q, visits = self._tables()
+        if table == other:
+            return q[table, state]
         return np.where(visits[table, state] > 0, q[table, state], q[other, state])
 
     def update(

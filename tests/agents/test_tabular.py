@@ -81,9 +81,16 @@ def test_q_learning_beats_the_list_price_when_reference_prices_carry_over() -> N
     """On pricing-reference a price today moves the reference price of the coming weeks;
     over 20 weeks the list price earns 98.4 % of the DP optimum, and the myopic price
     (0.9 of list) less. The greedy price path depends only on the period and the
-    reference price, which move deterministically, so its expected profit is exact."""
+    reference price, which move deterministically, so its expected profit is exact.
+
+    Reference bins 0.05 wide around list price: with them Q-learning earned 99.4 .. 99.8 %
+    of the optimum over training seeds 0 .. 9 at this budget; with the default bins, which
+    suit 52 weeks at 200,000 steps better, it beat the list price in 9 of those 10, but
+    five of them by less than 0.15 %."""
     spec = TaskSpec(market="pricing-reference", task="pricing", horizon=20)
-    agent = make_agent("q-learning").learn(spec.make_env(), budget=50_000, seed=0)
+    bins = (0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
+    agent = make_agent("q-learning", reference_edges=bins)
+    agent.learn(spec.make_env(), budget=50_000, seed=0)
     env = spec.make_env()
     levels = greedy_levels(env, agent, seed=1)
     assert np.array_equal(levels, greedy_levels(env, agent, seed=2))
@@ -284,6 +291,22 @@ def test_later_periods_never_fall_in_earlier_bins(horizon: int, data: st.DataObj
         assert previous <= current < period_bins
         previous = current
     assert previous == period_bins - 1
+
+
+def test_the_block_layout_is_the_envs() -> None:
+    """The discretiser restates MarketEnv's documented layout; this catches the two
+    drifting apart, from what each block must hold at the start and after a price cut
+    (to the lowest level, as far as the guardrails let it go)."""
+    env = MarketEnv(market="default", task="pricing")
+    blocks = observation_blocks(env.params.n_segments, env.params.n_products)
+    start, _ = env.reset(seed=0)
+    assert start.size == observation_size(env.params.n_segments, env.params.n_products)
+    assert np.all(start[blocks["reference"]] == 1.0) and np.all(start[blocks["pantry"]] == 0.0)
+    assert np.all(start[blocks["active"]] == 1.0) and start[blocks["remaining"]] == 1.0
+    after, _, _, _, info = env.step(np.zeros(env.params.n_products, dtype=np.int64))
+    assert np.allclose(after[blocks["multiplier"]], info["action"]["multiplier"])
+    assert np.all(after[blocks["reference"]] < 1.0)
+    assert after[blocks["remaining"]] == pytest.approx(1.0 - 1.0 / env.horizon)
 
 
 def test_the_period_of_every_step_of_a_year_is_recovered() -> None:
