@@ -52,7 +52,7 @@ def relative_profit(multiplier: np.ndarray) -> np.ndarray:
     return profit(np.asarray(multiplier)) / profit(TINY_OPTIMAL_MULTIPLIER)
 
 
-def visited_observations(env: MarketEnv, agent: PPOAgent, episodes: int = 5) -> np.ndarray:
+def visited_observations(env: MarketEnv, episodes: int = 5) -> np.ndarray:
     """Observations of a few episodes of random play, and random points of the Box."""
     env.action_space.seed(0)
     env.observation_space.seed(0)
@@ -139,7 +139,7 @@ def test_a_loaded_agent_acts_exactly_as_the_saved_one(
     directory = agent.save(tmp_path / "ppo")
     loaded = load_agent(directory)
     assert isinstance(loaded, PPOAgent)
-    for observation in visited_observations(env, agent):
+    for observation in visited_observations(env):
         np.testing.assert_array_equal(loaded.predict(observation), agent.predict(observation))
     assert loaded.steps_trained == agent.steps_trained
     assert loaded.learning_curve.episode_return == agent.learning_curve.episode_return
@@ -157,7 +157,7 @@ def test_predict_normalizes_as_vecnormalize_and_never_updates_the_statistics(tin
     agent = trained(tiny_pricing_env)
     assert agent.normalization is not None
     before = {key: value.copy() for key, value in agent.normalization.as_arrays().items()}
-    observations = visited_observations(tiny_pricing_env, agent)
+    observations = visited_observations(tiny_pricing_env)
     for observation in observations:
         agent.predict(observation)
         agent.predict(observation, deterministic=False)
@@ -174,7 +174,7 @@ def test_predict_normalizes_as_vecnormalize_and_never_updates_the_statistics(tin
     )
 
 
-def test_predict_checks_it_has_learned_and_the_observation_shape(tiny_pricing_env, tmp_path):
+def test_predict_checks_it_has_learned_and_the_observation_shape(tiny_pricing_env):
     fresh = make_agent("ppo")
     with pytest.raises(InputError, match="has not learned"):
         fresh.predict(np.zeros(tiny_pricing_env.observation_space.shape))
