@@ -20,7 +20,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich import box
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
+from typer.core import TyperGroup
 
 from sim.errors import EXIT_BAD_INPUT, InputError
 
@@ -431,9 +433,37 @@ def simulate(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write trajectories: .csv or .parquet.")
     ] = None,
+    log: Annotated[
+        Path | None,
+        typer.Option(
+            "--log",
+            help="Instead: log decisions of --behavior with full propensities "
+            "(.csv or .parquet) for offline evaluation.",
+        ),
+    ] = None,
+    behavior: Annotated[
+        str, typer.Option("--behavior", help="With --log: a policy spec (epsilon:0.2:status-quo).")
+    ] = "epsilon:0.2:status-quo",
+    decisions: Annotated[
+        int, typer.Option("--decisions", min=1, help="With --log: decisions to log.")
+    ] = 10_000,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run a reference policy in a market task: mean profit per episode with a 95 % CI."""
+    """Run a reference policy in a market task: mean profit per episode with a 95 % CI.
+
+    With --log, log the decisions of a stochastic behaviour policy instead, with every
+    action's probability, for promosim ope."""
+    if log is not None:
+        from experiments.ope.collect import simulate_log
+
+        with stderr.status(f"logging {decisions:,} decisions of {behavior} ..."):
+            summary = simulate_log(market, task, behavior, decisions, seed, log, horizon=horizon)
+        if as_json:
+            emit_json(summary.as_dict())
+        else:
+            stdout.print(f"logged {summary.rows:,} decisions of {behavior} ({summary.episodes} "
+                         f"episodes, {summary.n_arms} arms) to {summary.path}")  # fmt: skip
+        return
     from sim.simulate import simulate as run_simulation
     from sim.simulate import write_trajectories
 
@@ -822,6 +852,142 @@ def experiment_compare(
             f"{row.prob_improvement:.2f}",
         )  # fmt: skip
     stdout.print(view)
+
+
+class _LogsFirstGroup(TyperGroup):
+    """``promosim ope LOGS ...`` runs the hidden ``estimate`` command; ``promosim ope
+    validate|gate ...`` run theirs (click groups cannot take an argument before a
+    sub-command, so the first word decides)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["estimate", *args]
+        return super().parse_args(ctx, args)
+
+
+ope_app = typer.Typer(
+    cls=_LogsFirstGroup,
+    help="Offline policy evaluation: promosim ope LOGS --target DIR, or ope validate | gate.",
+    no_args_is_help=True,
+)
+app.add_typer(ope_app, name="ope")
+
+
+def _number(value: Any) -> str:
+    return "-" if value is None or value != value else f"{value:,.2f}"
+
+
+@ope_app.command("estimate", hidden=True)
+@reports_input_errors
+def ope(
+    logs: Annotated[Path, typer.Argument(help="Logged decisions (CSV or Parquet).")],
+    target: Annotated[
+        Path | None, typer.Option("--target", help="A saved agent directory (promosim train).")
+    ] = None,
+    target_prob_prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--target-prob-prefix",
+            help="Columns PREFIX0..PREFIX{A-1}: the target's action probabilities per row.",
+        ),
+    ] = None,
+    estimators: Annotated[
+        str, typer.Option("--estimators", help="all, or names: dr,snips,pdis,...")
+    ] = "all",
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=10, help="Resamples per CI.")] = 200,
+    seed: Seed = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Estimate a target policy's value per decision on LOGS with every estimator."""
+    from experiments.ope.run import run_ope
+
+    with stderr.status(f"evaluating offline on {logs} ..."):
+        report = run_ope(logs, target, target_prob_prefix, estimators, bootstrap, seed, threads=1)
+    if as_json:
+        emit_json(report.as_dict())
+        return
+    table = Table(title=f"{report.target} on {report.log}: value per decision "
+                  f"({report.n_rows:,} rows)", box=box.SIMPLE_HEAD)  # fmt: skip
+    for column in ("estimator", "kind", "estimate", "95 % CI", "ESS", "max weight",
+                   "unsupported"):  # fmt: skip
+        table.add_column(column)
+    warnings: set[str] = set()
+    for row in report.table():
+        table.add_row(
+            row["estimator"], row["kind"], _number(row["estimate"]),
+            f"[{_number(row['ci_low'])}, {_number(row['ci_high'])}]", _number(row["ess"]),
+            _number(row["max_weight"]), _number(row["unsupported_share"]),
+        )  # fmt: skip
+        if row.get("warning"):
+            warnings.add(str(row["warning"]))
+    stdout.print(table)
+    for note in (*report.notes, *sorted(warnings)):
+        stderr.print(f"[yellow]note:[/] {note}", highlight=False)
+
+
+@ope_app.command("validate")
+@reports_input_errors
+def ope_validate(
+    market: MarketOption = "default",
+    task: TaskOption = "pricing",
+    behavior: Annotated[
+        str, typer.Option("--behavior", help="Logging policy, e.g. epsilon:0.2:status-quo.")
+    ] = "epsilon:0.2:status-quo",
+    target: Annotated[str, typer.Option("--target", help="Target policy spec.")] = "status-quo",
+    n: Annotated[int, typer.Option("--n", min=52, help="Logged decisions per seed.")] = 10_000,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Replications.")] = 20,
+    estimators: Annotated[str, typer.Option("--estimators", help="all, or names.")] = "all",
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=10, help="Resamples per CI.")] = 200,
+    as_json: JsonFlag = False,
+) -> None:
+    """Log under BEHAVIOR, estimate TARGET, run TARGET on-policy: each estimator's error."""
+    from experiments.ope.validate import validate
+
+    with Progress(console=stderr, transient=True) as bar:
+        job = bar.add_task("validating", total=seeds)
+        report = validate(
+            market, task, behavior, target, n, seeds, estimators, bootstrap,
+            progress=lambda done: bar.update(job, completed=done),
+        )  # fmt: skip
+    payload = report.as_dict()
+    if as_json:
+        emit_json(payload)
+        return
+    table = Table(title=f"{target} from {behavior} logs on {task} ({market}), {n:,} decisions "
+                  f"x {seeds} seeds", box=box.SIMPLE_HEAD)  # fmt: skip
+    for column in ("estimator", "median rel. error", "mean rel. error", "CI coverage"):
+        table.add_column(column)
+    for row in report.accuracy:
+        table.add_row(row.label, f"{row.median_relative_error:.1%}",
+                      f"{row.mean_relative_error:.1%}", f"{row.coverage:.0%}")  # fmt: skip
+    stdout.print(table)
+
+
+@ope_app.command("gate")
+@reports_input_errors
+def ope_gate(
+    logs: Annotated[Path, typer.Argument(help="Logged decisions (CSV or Parquet).")],
+    candidate: Annotated[
+        str, typer.Option("--candidate", help="Agent directory or probability-column prefix.")
+    ],
+    incumbent: Annotated[
+        str, typer.Option("--incumbent", help="Agent directory or probability-column prefix.")
+    ],
+    estimator: Annotated[str, typer.Option("--estimator", help="Estimator to decide by.")] = "dr",
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=10, help="Resamples per CI.")] = 200,
+    seed: Seed = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Recommend the candidate only when its CI lower bound beats the incumbent's estimate."""
+    from experiments.ope.gate import gate
+
+    with stderr.status("estimating both policies ..."):
+        decision = gate(logs, candidate, incumbent, estimator=estimator, n_bootstrap=bootstrap,
+                        seed=seed, threads=1)  # fmt: skip
+    if as_json:
+        emit_json(decision.as_dict())
+        return
+    stdout.print(decision.sentence)
 
 
 bench_app = typer.Typer(

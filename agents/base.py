@@ -274,6 +274,8 @@ def load_agent(path: str | Path) -> Agent:
     from agents.registry import agent_class
 
     directory = Path(path)
+    if not (directory / "agent.json").is_file() and (directory / "model" / "agent.json").is_file():
+        directory = directory / "model"  # a training directory from promosim train
     manifest_path = directory / "agent.json"
     if not directory.is_dir() or not manifest_path.is_file():
         raise InputError(f"{directory}: not a saved agent (expected a directory with agent.json)")

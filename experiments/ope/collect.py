@@ -303,13 +303,13 @@ def simulate_log(
     policies = build_policies([policy_spec, *extra_arms], env)
     behavior = policies.policies[0]
     frame = log_decisions(env, behavior, n, seed)
+    made = {"behavior": policy_spec, "market": market, "task": task, "n_rows": n, "seed": seed}
     table = ArmTable(
         policies.arms,
         horizon=env.horizon,
         observation_size=int(np.prod(env.observation_space.shape)),
-        metadata={"behavior": policy_spec, "market": market, "task": task, "n_rows": n,
-                  "seed": seed},
-    )  # fmt: skip
+        metadata=made,
+    )
     written = write_log(frame, path, table)
     return LogSummary(
         path=written,

@@ -148,10 +148,11 @@ def _estimates(
             else None
         )
         return [
-            bandit_estimates(logs, target, estimators_by_name([estimator]), q_hat=q_hat,
-                             **settings)[0]
+            bandit_estimates(
+                logs, target, estimators_by_name([estimator]), q_hat=q_hat, **settings
+            )[0]
             for target in targets
-        ]  # fmt: skip
+        ]
     if not logs.is_sequential:
         raise InputError(
             f"{log.source}: sequential estimator {estimator!r} needs columns 'episode' and 'step'"
@@ -210,8 +211,13 @@ def gate(
     log = load_log(logs_path, prefixes)
     candidate_name, candidate_target = resolve_target(log, candidate)
     incumbent_name, incumbent_target = resolve_target(log, incumbent)
-    settings = {"n_bootstrap": n_bootstrap, "confidence": confidence, "seed": seed,
-                "reward_model": reward_model, "bootstrap_unit": bootstrap_unit}  # fmt: skip
+    settings = {
+        "n_bootstrap": n_bootstrap,
+        "confidence": confidence,
+        "seed": seed,
+        "reward_model": reward_model,
+        "bootstrap_unit": bootstrap_unit,
+    }
     with threadpool_limits(threads):
         ours, theirs = _estimates(
             log, [candidate_target, incumbent_target], estimator, kind, settings

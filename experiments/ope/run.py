@@ -175,21 +175,32 @@ class EstimatorChoice:
 
 
 def choose_estimators(names: str | Sequence[str], episodic: bool) -> EstimatorChoice:
-    """Estimator names split by kind. ``"all"`` is every bandit estimator and, on an episodic
-    log, every sequential one; a name in both registries (``dr``) selects both."""
+    """Estimator names split by kind.
+
+    ``"all"`` is every bandit estimator and, on an episodic log, every sequential one. A
+    bare name selects it in every registry that has it (``dr`` is both a bandit and a
+    sequential estimator); ``bandit:dr`` or ``sequential:dr`` selects one kind. Sequential
+    names are dropped for a log without episodes (an error when nothing else is left).
+    """
     if isinstance(names, str):
         names = [name.strip() for name in names.split(",") if name.strip()]
     if not names or list(names) == ["all"]:
         return EstimatorChoice(tuple(BANDIT_ESTIMATORS), tuple(SEQUENTIAL_ESTIMATORS) * episodic)
-    known = [*BANDIT_ESTIMATORS, *SEQUENTIAL_ESTIMATORS]
+    registries = {BANDIT: BANDIT_ESTIMATORS, SEQUENTIAL: SEQUENTIAL_ESTIMATORS}
+    chosen: dict[str, list[str]] = {BANDIT: [], SEQUENTIAL: []}
     for name in names:
-        if name not in known:
+        kind, _, bare = name.rpartition(":")
+        kinds = [kind] if kind else list(registries)
+        found = [k for k in kinds if k in registries and bare in registries[k]]
+        if not found:
+            known = [*BANDIT_ESTIMATORS, *SEQUENTIAL_ESTIMATORS]
             raise InputError(
-                f"unknown estimator {name!r}{did_you_mean(name, known)} (expected 'all' or any "
-                f"of: {', '.join(dict.fromkeys(known))})"
+                f"unknown estimator {name!r}{did_you_mean(bare, known)} (expected 'all', any of: "
+                f"{', '.join(dict.fromkeys(known))}; or one kind, as in bandit:dr)"
             )
-    bandit = tuple(name for name in names if name in BANDIT_ESTIMATORS)
-    sequential = tuple(name for name in names if name in SEQUENTIAL_ESTIMATORS)
+        for k in found:
+            chosen[k].append(bare)
+    bandit, sequential = tuple(chosen[BANDIT]), tuple(chosen[SEQUENTIAL])
     if sequential and not episodic and not bandit:
         raise InputError(
             f"estimators {', '.join(sequential)} need an episodic log: columns 'episode' and 'step'"
@@ -376,8 +387,13 @@ class OPERow:
 
 def _diagnostic_columns(diagnostics: OverlapDiagnostics | None) -> dict[str, Any]:
     if diagnostics is None:
-        return {"ess": math.nan, "max_weight": math.nan, "unsupported_share": math.nan,
-                "low_propensity_share": math.nan, "warning": None}  # fmt: skip
+        return {
+            "ess": math.nan,
+            "max_weight": math.nan,
+            "unsupported_share": math.nan,
+            "low_propensity_share": math.nan,
+            "warning": None,
+        }
     return {
         "ess": diagnostics.effective_sample_size,
         "max_weight": diagnostics.max_weight,
@@ -526,8 +542,12 @@ def estimate_rows(
 
     ``horizon`` is a whole episode's length, when known (:func:`sequential_estimates`).
     """
-    settings = {"n_bootstrap": n_bootstrap, "confidence": confidence, "seed": seed,
-                "reward_model": reward_model}  # fmt: skip
+    settings = {
+        "n_bootstrap": n_bootstrap,
+        "confidence": confidence,
+        "seed": seed,
+        "reward_model": reward_model,
+    }
     rows: list[OPERow] = []
     notes: list[str] = []
     if choice.bandit:

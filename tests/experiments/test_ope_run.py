@@ -188,6 +188,10 @@ def test_estimator_choice_splits_by_kind() -> None:
     assert choose_estimators("dr,pdis", episodic=True).bandit == ("dr",)
     assert choose_estimators("dr,pdis", episodic=True).sequential == ("dr", "pdis")
     assert choose_estimators("all", episodic=False).sequential == ()
+    only_bandit = choose_estimators("bandit:dr,sequential:wdr", episodic=True)
+    assert (only_bandit.bandit, only_bandit.sequential) == (("dr",), ("wdr",))
+    with pytest.raises(InputError, match="unknown estimator 'sequential:snips'"):
+        choose_estimators("sequential:snips", episodic=True)
     with pytest.raises(InputError, match="need an episodic log"):
         choose_estimators("pdis", episodic=False)
 
@@ -215,8 +219,9 @@ def test_episode_bootstrap_is_wider_when_episodes_share_their_fate() -> None:
     from experiments.ope.estimators import summarise
 
     by_row = summarise([("mean", Statistic.mean_of(terms))], n_bootstrap=400, seed=1)[0]
-    by_episode = summarise([("mean", clustered(Statistic.mean_of(terms), groups))],
-                           n_bootstrap=400, seed=1)[0]  # fmt: skip
+    by_episode = summarise(
+        [("mean", clustered(Statistic.mean_of(terms), groups))], n_bootstrap=400, seed=1
+    )[0]
     assert by_episode.std_error == pytest.approx(1 / np.sqrt(50), rel=0.25)
     assert by_episode.std_error > 2.5 * by_row.std_error
 

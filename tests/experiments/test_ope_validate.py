@@ -124,8 +124,13 @@ def test_clustered_standard_error_counts_episodes_not_rows() -> None:
     ],
 )
 def test_bad_validation_input_is_one_line(arguments: dict, message: str) -> None:
-    settings = {"market": "stationary", "task": "pricing", "behavior_spec": "uniform",
-                "target_spec": "status-quo", **arguments}  # fmt: skip
+    settings = {
+        "market": "stationary",
+        "task": "pricing",
+        "behavior_spec": "uniform",
+        "target_spec": "status-quo",
+        **arguments,
+    }
     with pytest.raises(InputError, match=message) as error:
         validate(**settings)
     assert "\n" not in str(error.value)
