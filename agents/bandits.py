@@ -62,6 +62,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.arms import arm_set, env_arm_set
 from agents.base import Agent, ProgressCallback, register_agent
+from agents.evaluation import play_online
 from sim.errors import InputError
 
 #: Mixed into the agent's seed so that its random stream differs from the env's.
@@ -250,22 +251,7 @@ class BanditAgent(Agent, Generic[State]):
         self.setup_for(env)
         self.state_ = self._starting_state()
         self.rng_ = agent_generator(seed)
-        observation, _ = env.reset(seed=seed)
-        episode_return = 0.0
-        for step in range(1, budget + 1):
-            action = self.predict(observation, deterministic=False)
-            next_observation, reward, terminated, truncated, info = env.step(action)
-            self.observe(observation, action, float(reward), next_observation, info)
-            episode_return += float(reward)
-            observation = next_observation
-            if terminated or truncated:
-                self.learning_curve.record(step, episode_return)
-                if progress is not None:
-                    progress(step)
-                episode_return = 0.0
-                observation, _ = env.reset()
-        if progress is not None:
-            progress(budget)
+        play_online(self, env, budget, seed, progress)
         self.learned_ = self.state.copy()
         return self
 

@@ -116,6 +116,7 @@ from gymnasium import spaces
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.base import Agent, ProgressCallback, register_agent
+from agents.evaluation import play_online
 from sim.errors import InputError
 
 #: Added to units sold before taking logs, so that a period without sales stays finite.
@@ -412,20 +413,7 @@ class DemandThompson(Agent):
         posterior reached as the learned state. ``log_dir`` is not used."""
         self.setup_for(env)
         self.begin_episode(seed)
-        observation, _ = env.reset(seed=seed)
-        episode_return = 0.0
-        for step in range(1, budget + 1):
-            action = self.predict(observation, deterministic=False)
-            next_observation, reward, terminated, truncated, info = env.step(action)
-            self.observe(observation, action, float(reward), next_observation, info)
-            episode_return += float(reward)
-            observation = next_observation
-            if terminated or truncated:
-                self.learning_curve.record(step, episode_return)
-                if progress is not None:
-                    progress(step)
-                episode_return = 0.0
-                observation, _ = env.reset()
+        play_online(self, env, budget, seed, progress)
         self.learned_ = self._posterior().copy()
         return self
 

@@ -72,6 +72,34 @@ def run_episode(env: gym.Env, agent: Agent, seed: int, record: bool = False) -> 
     return Episode(np.asarray(rewards), np.asarray(actions), applied, totals)
 
 
+def play_online(
+    agent: Agent,
+    env: gym.Env,
+    budget: int,
+    seed: int | None,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """``budget`` env steps of an online agent learning as it acts: explore, observe, and
+    record each finished episode's return. The env is reset with ``seed`` once, then
+    without (its own stream goes on); the agent's own state is the caller's to prepare."""
+    observation, _ = env.reset(seed=seed)
+    episode_return = 0.0
+    for step in range(1, budget + 1):
+        action = agent.predict(observation, deterministic=False)
+        next_observation, reward, terminated, truncated, info = env.step(action)
+        agent.observe(observation, action, float(reward), next_observation, info)
+        episode_return += float(reward)
+        observation = next_observation
+        if terminated or truncated:
+            agent.learning_curve.record(step, episode_return)
+            if progress is not None:
+                progress(step)
+            episode_return = 0.0
+            observation, _ = env.reset()
+    if progress is not None:
+        progress(budget)
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """Profit per episode with its mean, a 95 % t-interval and, when known, the optimum."""
