@@ -39,10 +39,10 @@ from experiments.ope.estimators import (
     Statistic,
     check_bootstrap,
     check_folds,
+    estimate_all,
     fit_predict,
     fold_ids,
     resolve_model,
-    summarise,
 )
 from experiments.ope.logs import LoggedDecisions, check_target_probabilities
 from sim.errors import InputError
@@ -461,13 +461,12 @@ def estimate_all_sequential(
     seed: int = 0,
 ) -> list[Estimate]:
     """Every estimator on the same inputs and the same bootstrap resamples of episodes."""
-    statistics = [(estimator.name, estimator.statistic(inputs)) for estimator in estimators]
-    return summarise(
-        statistics,
+    return estimate_all(
+        estimators,  # type: ignore[arg-type] - anything with a name and a statistic
+        inputs,  # type: ignore[arg-type]
         n_bootstrap=n_bootstrap,
         confidence=confidence,
         seed=seed,
-        diagnostics=inputs.diagnostics,
     )
 
 
