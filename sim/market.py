@@ -436,7 +436,8 @@ class PeriodWork:
 
     :attr:`demand` holds prices paid, demand index and expected units ``(3, M, S, J)``;
     :attr:`segment_work` the new adstock and its saturation ``(2, M, S)``;
-    :attr:`churn_counts` and :attr:`churn_rates` ``(2M, S)`` the churn draw's arguments.
+    :attr:`churn_counts` and :attr:`churn_rates` ``(2M, S)`` the churn draw's arguments;
+    :attr:`drawn_units`, :attr:`churn_moves` and :attr:`competitor_innovation` the draws.
     An env keeps one and reuses it every period; :func:`step` makes a new one.
     """
 
@@ -445,9 +446,11 @@ class PeriodWork:
         self.segment_work = np.empty((2, n_markets, n_segments))
         self.churn_counts = np.zeros((2 * n_markets, n_segments), dtype=np.int64)
         self.churn_rates = np.zeros((2 * n_markets, n_segments))
-        # Stand-ins for the churn and competitor draws of effects that are off.
-        self.no_moves = np.zeros((2 * n_markets, n_segments), dtype=np.int64)
-        self.no_innovation = np.zeros((n_markets, n_products))
+        # The draws (sim.market_kernel.draw_period_into writes them); the churn and
+        # competitor ones stay zero while their effect is off.
+        self.drawn_units = np.empty((n_markets, n_segments, n_products), dtype=np.int64)
+        self.churn_moves = np.zeros((2 * n_markets, n_segments), dtype=np.int64)
+        self.competitor_innovation = np.zeros((n_markets, n_products))
 
 
 def step(
@@ -499,18 +502,43 @@ def draw_period(
 ) -> tuple[NDArray, NDArray, FloatArray]:
     """The period's random draws, in the documented order: sales (from ``work``'s expected
     units), then customers leaving and returning (one binomial call), then the competitor's
-    innovations. A draw whose effect is off is not made (a zero stand-in is returned)."""
+    innovations. A draw whose effect is off is not made (zeros stand in).
+
+    For one market from a numpy Generator the draws are made in compiled code into
+    ``work``'s arrays (:func:`sim.market_kernel.draw_period_into`: numpy's samplers on the
+    same stream, so the same numbers): a single env's step draws some 200 variates, and
+    numpy's per-call argument checks (about 7 us for the binomial's 16) cost more than
+    drawing them. A batch of markets, or another sampler
+    (:class:`sim.crn.InversionSampler`), draws through the sampler's numpy methods (numpy's
+    loop is a little faster per variate).
+    """
     effects = params.constants.effects
+    single_market = work.drawn_units.shape[0] == 1
+    if single_market and isinstance(rng, np.random.Generator) and kernel.draw_period_into(
+        rng,
+        work.demand[2],
+        params.dispersion is not None,
+        params.dispersion or 0.0,
+        work.churn_counts,
+        work.churn_rates,
+        params.competitor_noise,
+        effects,
+        work.drawn_units,
+        work.churn_moves,
+        work.competitor_innovation,
+    ):
+        return work.drawn_units, work.churn_moves, work.competitor_innovation
+    # Another sampler, or a parameter numpy rejects (numpy's draw below raises its error).
     drawn = draw_units(params, work.demand[2], rng)
     moves = (
         rng.binomial(work.churn_counts, work.churn_rates)
         if effects & kernel.CHURN_EFFECT
-        else work.no_moves
+        else work.churn_moves
     )
     innovation = (
-        rng.normal(0.0, params.competitor_noise, work.no_innovation.shape)
+        rng.normal(0.0, params.competitor_noise, work.competitor_innovation.shape)
         if effects & kernel.COMPETITOR
-        else work.no_innovation
+        else work.competitor_innovation
     )
     return drawn, moves, innovation
 

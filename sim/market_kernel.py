@@ -8,9 +8,10 @@ single env's preallocated fast path all call: one implementation, the same numbe
 
 The model is not restated here. Every formula is an elementwise function of
 :mod:`sim.market_equations`, compiled as it is written there (``numba.njit(eq.f)``) and
-called on scalars; this module only loops, sums and stores. The random draws stay with
-the caller (numpy's Generator, in the documented order) between :func:`period_demand`
-and :func:`period_outcome`.
+called on scalars; this module only loops, sums and stores. The random draws come
+between :func:`period_demand` and :func:`period_outcome`, in the documented order, from
+numpy's Generator: through numpy for a batch, through :func:`draw_period_into` (numpy's
+own samplers, called from compiled code on the same stream) for a single market.
 
 Sums over products and segments follow numpy's pairwise order (:func:`ordered_sum`), so
 that a total here equals ``array.sum(axis=-1)`` of the same values to the last bit.
@@ -345,3 +346,86 @@ def period_outcome(
                     for s in range(n_segments):
                         sold += units[m, s, j]
                     inventory[m, j] = max(inventory[m, j] - sold, 0.0)
+
+
+#: numpy's largest Poisson mean (``POISSON_LAM_MAX`` in numpy/random/_common.pyx).
+POISSON_MEAN_MAX = float(np.iinfo(np.int64).max - np.sqrt(np.iinfo(np.int64).max) * 10)
+
+
+@compiled
+def _draws_in_domain(
+    expected_units: np.ndarray,
+    negative_binomial: bool,
+    dispersion: float,
+    churn_counts: np.ndarray,
+    churn_rates: np.ndarray,
+    competitor_noise: float,
+    effects: int,
+) -> bool:
+    """Whether numpy would accept every draw's parameters (:func:`draw_period_into`):
+    Poisson means in ``[0, POISSON_MEAN_MAX]``; negative binomial size ``r > 0`` and
+    ``(1 - p) / p * (r + 10 sqrt(r))`` at most that; binomial ``n >= 0``, ``p`` in
+    ``[0, 1]``; a non-negative noise scale. NaN is outside every domain."""
+    if negative_binomial and not dispersion > 0.0:
+        return False
+    for mu in expected_units.flat:
+        if not 0.0 <= mu <= POISSON_MEAN_MAX:
+            return False
+        if negative_binomial:
+            p = dispersion / (dispersion + mu)
+            if not 0.0 < p <= 1.0:
+                return False
+            if (1.0 - p) / p * (dispersion + 10.0 * np.sqrt(dispersion)) > POISSON_MEAN_MAX:
+                return False
+    if effects & CHURN_EFFECT:
+        for i in range(churn_counts.size):
+            if churn_counts.flat[i] < 0 or not 0.0 <= churn_rates.flat[i] <= 1.0:
+                return False
+    return not (effects & COMPETITOR) or competitor_noise >= 0.0
+
+
+@compiled
+def draw_period_into(
+    generator: np.random.Generator,
+    expected_units: np.ndarray,
+    negative_binomial: bool,
+    dispersion: float,
+    churn_counts: np.ndarray,
+    churn_rates: np.ndarray,
+    competitor_noise: float,
+    effects: int,
+    drawn_units: np.ndarray,
+    churn_moves: np.ndarray,
+    competitor_innovation: np.ndarray,
+) -> bool:
+    """The period's draws of :func:`sim.market.draw_period`, made here from the caller's
+    numpy Generator: numba runs numpy's own samplers on the same bit generator, one
+    variate at a time in C order, so the stream and every number are numpy's. Sales
+    ``(M, S, J)`` (Poisson with mean ``mu``, or, if ``negative_binomial``, negative
+    binomial with size ``r = dispersion`` and ``p = r / (r + mu)``), then the churn
+    moves ``(2M, S)`` (binomial; with churn on), then the competitor's innovations
+    ``(M, J)`` (normal, scale ``competitor_noise``; with it on).
+
+    Returns False, drawing nothing, if a parameter is outside numpy's domain
+    (:func:`_draws_in_domain`): the caller then draws with numpy, which raises its error.
+    """
+    if not _draws_in_domain(
+        expected_units, negative_binomial, dispersion, churn_counts, churn_rates,
+        competitor_noise, effects,
+    ):  # fmt: skip
+        return False
+    for i in range(expected_units.size):
+        mu = expected_units.flat[i]
+        if negative_binomial:
+            drawn_units.flat[i] = generator.negative_binomial(
+                dispersion, dispersion / (dispersion + mu)
+            )
+        else:
+            drawn_units.flat[i] = generator.poisson(mu)
+    if effects & CHURN_EFFECT:
+        for i in range(churn_counts.size):
+            churn_moves.flat[i] = generator.binomial(churn_counts.flat[i], churn_rates.flat[i])
+    if effects & COMPETITOR:
+        for i in range(competitor_innovation.size):
+            competitor_innovation.flat[i] = generator.normal(0.0, competitor_noise)
+    return True

@@ -107,3 +107,69 @@ def test_a_changed_source_drops_the_cached_code(tmp_path, monkeypatch):
     (package / "market_equations.py").write_text("# a changed equation\n")
     kernel._drop_stale_cache()
     assert not any(path.exists() for path in cached) and unrelated.exists()
+
+
+CHURN_AND_COMPETITOR = kernel.CHURN_EFFECT | kernel.COMPETITOR
+
+
+def _numpy_draws(rng, mu, negative_binomial, r, counts, rates, noise, effects):
+    """The draws as numpy makes them, in the documented order (sim.market.draw_period)."""
+    units = rng.negative_binomial(r, r / (r + mu)) if negative_binomial else rng.poisson(mu)
+    moves = rng.binomial(counts, rates) if effects & kernel.CHURN_EFFECT else None
+    shape = (mu.shape[0], mu.shape[2])
+    innovation = rng.normal(0.0, noise, shape) if effects & kernel.COMPETITOR else None
+    return units, moves, innovation
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shape=st.tuples(st.integers(1, 3), st.integers(1, 4), st.integers(1, 5)),
+    scale=st.sampled_from([0.0, 0.5, 8.0, 300.0, 1e6]),
+    negative_binomial=st.booleans(),
+    r=st.floats(0.05, 50.0),
+    effects=st.sampled_from([0, kernel.CHURN_EFFECT, kernel.COMPETITOR, CHURN_AND_COMPETITOR]),
+)
+def test_compiled_draws_are_numpys_numbers_from_the_same_stream(
+    seed, shape, scale, negative_binomial, r, effects
+):
+    setup = np.random.default_rng(seed)
+    mu = setup.gamma(0.7, 1.0, shape) * scale
+    counts = setup.integers(0, 5000, (2 * shape[0], shape[1]))
+    rates = setup.uniform(0.0, 1.0, counts.shape) * setup.choice([0.0, 0.01, 1.0])
+    units = np.empty(shape, dtype=np.int64)
+    moves = np.zeros(counts.shape, dtype=np.int64)
+    innovation = np.zeros((shape[0], shape[2]))
+    compiled, reference = np.random.default_rng(seed + 1), np.random.default_rng(seed + 1)
+    assert kernel.draw_period_into(
+        compiled, mu, negative_binomial, r, counts, rates, 0.04, effects, units, moves, innovation
+    )
+    expected = _numpy_draws(reference, mu, negative_binomial, r, counts, rates, 0.04, effects)
+    np.testing.assert_array_equal(units, expected[0])
+    if expected[1] is not None:
+        np.testing.assert_array_equal(moves, expected[1])
+    if expected[2] is not None:
+        np.testing.assert_array_equal(innovation, expected[2])
+    # both generators consumed the same stream: the next number is the same
+    assert compiled.random() == reference.random()
+
+
+@pytest.mark.parametrize(
+    "mu, rate",
+    [(np.nan, 0.1), (-1.0, 0.1), (1e19, 0.1), (1.0, np.nan), (1.0, 1.5), (1.0, -0.1)],
+)
+def test_compiled_draws_refuse_what_numpy_refuses_and_draw_nothing(mu, rate):
+    means = np.full((1, 2, 3), 2.0)
+    means[0, 1, 2] = mu
+    counts, rates = np.full((2, 2), 10), np.full((2, 2), 0.1)
+    rates[1, 0] = rate
+    generator = np.random.default_rng(0)
+    before = generator.bit_generator.state
+    drew = kernel.draw_period_into(
+        generator, means, False, 0.0, counts, rates, 0.04, kernel.CHURN_EFFECT,
+        np.empty((1, 2, 3), dtype=np.int64), np.zeros((2, 2), dtype=np.int64), np.zeros((1, 3)),
+    )  # fmt: skip
+    assert not drew
+    assert generator.bit_generator.state == before
+    with pytest.raises(ValueError):
+        _numpy_draws(generator, means, False, 0.0, counts, rates, 0.04, kernel.CHURN_EFFECT)
