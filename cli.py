@@ -1054,6 +1054,63 @@ def bench_env(as_json: JsonFlag = False) -> None:
     stdout.print(table)
 
 
+@bench_app.command("all")
+@reports_input_errors
+def bench_all(
+    out: Annotated[
+        Path, typer.Option(help="Directory of the saved measurements, one JSON per group.")
+    ] = Path("bench-results"),
+    only: Annotated[
+        str | None, typer.Option(help="Comma-separated groups (default: all).")
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Small sizes: checks the report runs; not the figures.")
+    ] = False,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Measure again even where a saved group exists.")
+    ] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the rows of the README's figure table.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Every figure the README quotes, as one table with the reference each is read against.
+
+    Groups: env, profile, fit-demand, recsys, elasticity, reference-policies, agents,
+    experiment, ope (about 1.5 hours in all). Each group is saved to OUT as it finishes; a
+    rerun reuses saved groups (resume after an interrupt), --fresh measures again."""
+    from experiments.bench_all import markdown_rows, run_groups, select_groups
+
+    groups = select_groups(only)
+    with stderr.status("") as status:
+
+        def starting(group: Any, position: int) -> None:
+            status.update(f"group {position + 1}/{len(groups)}: {group.about} ...")
+
+        records = run_groups(groups, out, quick=quick, fresh=fresh, on_start=starting)
+    if as_json:
+        emit_json(records)
+        return
+    if markdown:
+        stdout.print(markdown_rows(records), markup=False, highlight=False, soft_wrap=True)
+        return
+    table = Table(title=f"promosim figures ({'quick sizes' if quick else 'full sizes'})",
+                  box=box.SIMPLE_HEAD, show_lines=True)  # fmt: skip
+    for column in ("group", "figure", "measured", "reference", "target", "met"):
+        table.add_column(column, overflow="fold")
+    for record in records:
+        for figure in record["figures"]:
+            met = {True: "yes", False: "[bold red]no[/]", None: "-"}[figure["met"]]
+            table.add_row(
+                figure["group"], figure["figure"], figure["measured"], figure["reference"],
+                figure["target"], met,
+            )  # fmt: skip
+    stdout.print(table)
+    reused = [record["group"] for record in records if record["reused"]]
+    if reused:
+        stderr.print(f"reused saved measurements of: {', '.join(reused)} (--fresh to redo)")
+
+
 def render_measurements(rows: list[dict[str, Any]], as_json: bool) -> None:
     """Benchmark figures as a table (or JSON): each with its same-run reference."""
     if as_json:

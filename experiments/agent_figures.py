@@ -151,6 +151,56 @@ def measure(seeds: list[int], steps: int, jobs: int) -> dict[str, Any]:
     return figures
 
 
+def agent_figure_rows(figures: dict[str, Any]) -> list[tuple[str, str, str, str, bool]]:
+    """The README's rows from :func:`measure`'s output (JSON keys may be strings): figure,
+    measured, reference, target, met."""
+    seeds = ", ".join(str(seed) for seed in figures["seeds"])
+    protocol = (
+        f"{figures['steps']:,} steps, training seeds {seeds}, "
+        f"{len(figures['evaluation_seeds'])} evaluation episodes on env seeds "
+        f"{figures['evaluation_seeds'][0]}-{figures['evaluation_seeds'][-1]}"
+    )
+    rows = []
+    for agent, label, target in (("ppo", "PPO", 0.95), ("q-learning", "Q-learning", 0.93)):
+        share = figures[f"{agent}_share_of_dp"]
+        values = list(share["per_seed"].values())
+        rows.append((
+            f"{label} on pricing-reference (discrete, {protocol})",
+            " / ".join(f"{value:.1%}" for value in values) + " of the DP optimum "
+            f"({np.mean(share['seconds']):.0f} s of training each)",
+            f"DP optimum {share['dp_value']:,.0f} per year, same env",
+            f">= {target:.0%}", min(values) >= target,
+        ))  # fmt: skip
+    regret = figures["thompson_vs_ab_regret"]
+    best_fixed = regret["best_fixed_value"]
+    lower = regret["share_of_seeds_thompson_lower"]
+    n_seeds = len(regret["thompson_regret"])
+    rows.append((
+        f"Thompson sampling vs the A/B test, stationary Pricing, online from scratch, "
+        f"{n_seeds} seeds (common random numbers)",
+        f"Thompson's regret below the A/B test's on {round(lower * n_seeds)} of {n_seeds} "
+        f"seeds (mean regret {np.mean(regret['thompson_regret']) / best_fixed:.1%} vs "
+        f"{np.mean(regret['ab_test_regret']) / best_fixed:.1%})",
+        f"best fixed action's expected profit {best_fixed:,.0f}",
+        ">= 80 % of seeds", lower >= 0.8,
+    ))  # fmt: skip
+    duel = figures["ppo_vs_best_bandit"]
+    best = duel["best_bandit"]
+    differences = "; ".join(
+        f"seed {seed}: {run['mean']:+,.0f} [{run['ci_low']:+,.0f}, {run['ci_high']:+,.0f}]"
+        for seed, run in duel["per_seed"].items()
+    )
+    rows.append((
+        f"PPO vs the best bandit, default market's P06 with reference prices and pantry on "
+        f"(PPO {protocol}; bandits online from scratch)",
+        f"PPO minus {best}, paired, 95 % CI: {differences}",
+        f"best bandit: {best}, {duel['bandit_means'][best]:,.0f} per year on the same seeds",
+        "PPO above the best bandit (CI above 0)",
+        all(run["ci_low"] > 0 for run in duel["per_seed"].values()),
+    ))  # fmt: skip
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
