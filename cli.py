@@ -57,6 +57,11 @@ def reports_input_errors(command: Command) -> Command:
     return guarded  # type: ignore[return-value]
 
 
+def _warn(text: str) -> None:
+    """One warning line on stderr (no markup: paths may hold brackets)."""
+    stderr.print(f"warning: {text}", markup=False, highlight=False, soft_wrap=True)
+
+
 def emit_json(payload: Any) -> None:
     """Machine-readable output: JSON on stdout, nothing else."""
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
@@ -571,14 +576,26 @@ def evaluate(
     seed: Annotated[
         int, typer.Option("--seed", min=0, help="First evaluation seed (apart from training's).")
     ] = 1_000_000,
+    allow_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--allow-pickle",
+            help="Also load a model stored as pickled Python objects (a stable-baselines3 "
+            "model.zip), which can run code: only for files you trust.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Evaluate a trained agent: mean profit, 95 % CI and the gap to the oracle."""
     from rich.progress import Progress
 
+    from agents.safe_load import allowing_pickle
     from agents.training import evaluate_trained
 
-    with Progress(console=stderr, transient=True) as bar:
+    with (
+        Progress(console=stderr, transient=True) as bar,
+        allowing_pickle(allow_pickle, notify=_warn),
+    ):
         job = bar.add_task(f"evaluating {directory}", total=episodes)
         evaluation = evaluate_trained(
             directory, episodes, seed, progress=lambda done: bar.update(job, completed=done)
@@ -896,12 +913,24 @@ def ope(
     ] = "all",
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=10, help="Resamples per CI.")] = 200,
     seed: Seed = 0,
+    allow_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--allow-pickle",
+            help="Also load a target stored as pickled Python objects (a stable-baselines3 "
+            ".zip), which can run code: only for files you trust.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Estimate a target policy's value per decision on LOGS with every estimator."""
+    from agents.safe_load import allowing_pickle
     from experiments.ope.run import run_ope
 
-    with stderr.status(f"evaluating offline on {logs} ..."):
+    with (
+        stderr.status(f"evaluating offline on {logs} ..."),
+        allowing_pickle(allow_pickle, notify=_warn),
+    ):
         report = run_ope(logs, target, target_prob_prefix, estimators, bootstrap, seed, threads=1)
     if as_json:
         emit_json(report.as_dict())
@@ -976,12 +1005,24 @@ def ope_gate(
     estimator: Annotated[str, typer.Option("--estimator", help="Estimator to decide by.")] = "dr",
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=10, help="Resamples per CI.")] = 200,
     seed: Seed = 0,
+    allow_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--allow-pickle",
+            help="Also load agents whose files hold pickled Python objects, which can run "
+            "code: only for files you trust.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Recommend the candidate only when its CI lower bound beats the incumbent's estimate."""
+    from agents.safe_load import allowing_pickle
     from experiments.ope.gate import gate
 
-    with stderr.status("estimating both policies ..."):
+    with (
+        stderr.status("estimating both policies ..."),
+        allowing_pickle(allow_pickle, notify=_warn),
+    ):
         decision = gate(logs, candidate, incumbent, estimator=estimator, n_bootstrap=bootstrap,
                         seed=seed, threads=1)  # fmt: skip
     if as_json:

@@ -73,7 +73,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agents.arms import ArmSet, env_arm_set
-from agents.base import Agent, ProgressCallback, register_agent
+from agents.base import Agent, ProgressCallback, check_actions, register_agent, state_array
 from agents.baselines import (
     discrete_twin,
     grid_env_action,
@@ -642,10 +642,24 @@ class ABTest(Agent):
         }
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        if "arm_actions" not in arrays:
+        """Restore the arms (none when saved before set-up), checked: K >= 2 arm indices,
+        their grid levels (K, n) >= 0 and their actions (K, n) in the saved action space,
+        a horizon >= 1. (Binding to an env chooses the arms again from the market.)"""
+        if not {"arm_actions", "arm_indices", "arm_levels", "horizon"} & set(arrays):
             return
-        self.arm_indices = np.asarray(arrays["arm_indices"], dtype=np.int64)
-        self.arm_levels = np.asarray(arrays["arm_levels"], dtype=np.int64)
-        self.arm_actions = np.asarray(arrays["arm_actions"])
-        self.horizon = int(arrays["horizon"])
-        self.cohorts = len(self.arm_indices)
+        space = self.action_space
+        assert space is not None
+        indices = state_array(arrays, "arm_indices", kind="int", shape=(None,), minimum=0)
+        if indices.size < 2:
+            raise InputError(f"array 'arm_indices' has {indices.size} arms; a test needs 2")
+        arms, width = indices.size, int(np.prod(space.shape))
+        levels = state_array(arrays, "arm_levels", kind="int", shape=(arms, width), minimum=0)
+        discrete = isinstance(space, gym.spaces.MultiDiscrete)
+        saved = state_array(arrays, "arm_actions", kind="int" if discrete else "float")
+        actions = check_actions("arm_actions", saved, space)
+        if len(actions) != arms:
+            raise InputError(f"array 'arm_actions' has {len(actions)} rows, expected {arms}")
+        self.arm_indices, self.arm_levels = indices, levels
+        self.arm_actions = actions if discrete else actions.astype(space.dtype)
+        self.horizon = int(state_array(arrays, "horizon", kind="int", shape=(), minimum=1))
+        self.cohorts = arms

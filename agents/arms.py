@@ -41,10 +41,17 @@ class ArmSet:
         return self.actions[arm].copy()
 
     def index_of(self, action: np.ndarray) -> int:
-        """The arm equal to ``action``; InputError when it is not one of the arms."""
-        matches = np.flatnonzero((self.actions == np.asarray(action)[None, :]).all(axis=1))
+        """The arm equal to ``action``; InputError when it is not one of the arms (also when
+        it is not one action of the arms' length, e.g. one row per cohort)."""
+        values = np.asarray(action)
+        if values.shape != self.actions.shape[1:]:
+            raise InputError(
+                f"action {values.tolist()} of shape {values.shape} is not one of the arms "
+                f"(single actions of shape {self.actions.shape[1:]})"
+            )
+        matches = np.flatnonzero((self.actions == values[None, :]).all(axis=1))
         if matches.size == 0:
-            raise InputError(f"action {np.asarray(action).tolist()} is not one of the arms")
+            raise InputError(f"action {values.tolist()} is not one of the arms")
         return int(matches[0])
 
 

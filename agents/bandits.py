@@ -61,7 +61,7 @@ from gymnasium import spaces
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.arms import arm_set, env_arm_set
-from agents.base import Agent, ProgressCallback, register_agent
+from agents.base import Agent, ProgressCallback, check_actions, register_agent, state_array
 from agents.evaluation import play_online
 from sim.errors import InputError
 
@@ -135,11 +135,14 @@ class ArmStatistics:
         return {"counts": self.counts, "means": self.means, "sq_dev": self.sq_dev}
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ArmStatistics:
+    def from_arrays(cls, arrays: dict[str, np.ndarray], n_arms: int) -> ArmStatistics:
+        """Inverse of :meth:`arrays` for ``n_arms`` arms; InputError naming the array when
+        one is missing, of another shape, not finite, or negative (counts, squared
+        deviations)."""
         return cls(
-            np.asarray(arrays["counts"], dtype=float).copy(),
-            np.asarray(arrays["means"], dtype=float).copy(),
-            np.asarray(arrays["sq_dev"], dtype=float).copy(),
+            state_array(arrays, "counts", shape=(n_arms,), minimum=0.0),
+            state_array(arrays, "means", shape=(n_arms,)),
+            state_array(arrays, "sq_dev", shape=(n_arms,), minimum=0.0),
         )
 
 
@@ -285,7 +288,11 @@ class BanditAgent(Agent, Generic[State]):
         return {"arm_actions": self.arm_actions, **snapshot.arrays()}
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.arm_actions_ = np.asarray(arrays["arm_actions"], dtype=np.int64)
+        """Restore the arms (actions of the saved action space) and the learned snapshot
+        (checked by :meth:`_state_from_arrays`)."""
+        assert self.action_space is not None
+        actions = state_array(arrays, "arm_actions", kind="int")
+        self.arm_actions_ = check_actions("arm_actions", actions, self.action_space)
         self.learned_ = self._state_from_arrays(arrays)
         self.state_ = self.learned_.copy()
 
@@ -312,7 +319,8 @@ class BanditAgent(Agent, Generic[State]):
 
     @abstractmethod
     def _state_from_arrays(self, arrays: dict[str, np.ndarray]) -> State:
-        """Inverse of the state's ``arrays()``."""
+        """Inverse of the state's ``arrays()`` for :attr:`n_arms` arms; InputError naming
+        the array when one does not fit (see :func:`agents.base.state_array`)."""
 
     @abstractmethod
     def _statistics(self) -> ArmStatistics:
@@ -339,7 +347,7 @@ class ArmBandit(BanditAgent[ArmStatistics]):
         return ArmStatistics.empty(self.n_arms)
 
     def _state_from_arrays(self, arrays: dict[str, np.ndarray]) -> ArmStatistics:
-        return ArmStatistics.from_arrays(arrays)
+        return ArmStatistics.from_arrays(arrays, self.n_arms)
 
     def _statistics(self) -> ArmStatistics:
         return self.state

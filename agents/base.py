@@ -19,7 +19,10 @@ have one row per cohort (see :class:`sim.env.MarketEnv`).
 hyper-parameters and the spaces it was set up for) and the agent's state in formats
 that load without running code: ``state.npz`` (``allow_pickle=False``) or, for torch
 networks, a ``weights_only`` state dict. :func:`load_agent` reads ``agent.json`` and
-dispatches to the registered class.
+dispatches to the registered class. It checks every file as untrusted input (types,
+shapes, finite values) and raises one :class:`~sim.errors.InputError` naming the file;
+files that can only be read by unpickling (a stable-baselines3 ``.zip``) need the
+caller's explicit ``allow_pickle=True`` (:mod:`agents.safe_load`).
 """
 
 from __future__ import annotations
@@ -29,12 +32,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sim.errors import InputError, did_you_mean
 
@@ -80,20 +83,73 @@ def space_to_json(space: gym.Space) -> dict[str, Any]:
     raise InputError(f"cannot save a {type(space).__name__} space; expected Box or MultiDiscrete")
 
 
-def space_from_json(payload: dict[str, Any]) -> gym.Space:
-    """Inverse of :func:`space_to_json`."""
+#: Element types a saved Box space may declare.
+BOX_DTYPES = ("float32", "float64")
+
+
+def space_from_json(payload: Any) -> gym.Space:
+    """Inverse of :func:`space_to_json`; an InputError (without a file name: the caller
+    adds it) when ``payload`` is not a space :func:`space_to_json` could have written."""
+    if not isinstance(payload, dict):
+        raise InputError(f"expected a JSON object with a 'type', not {type(payload).__name__}")
     kind = payload.get("type")
-    if kind == "Box":
-        return spaces.Box(
-            np.asarray(payload["low"], dtype=payload["dtype"]),
-            np.asarray(payload["high"], dtype=payload["dtype"]),
-            dtype=payload["dtype"],
-        )
-    if kind == "MultiDiscrete":
-        return spaces.MultiDiscrete(np.asarray(payload["nvec"], dtype=np.int64))
-    if kind == "Discrete":
-        return spaces.Discrete(int(payload["n"]), start=int(payload.get("start", 0)))
-    raise InputError(f"unknown space type '{kind}' in agent.json")
+    try:
+        if kind == "Box":
+            return _box_from_json(payload)
+        if kind == "MultiDiscrete":
+            nvec = _whole_numbers(payload["nvec"], "nvec")
+            if nvec.ndim != 1 or nvec.size == 0 or np.any(nvec < 1):
+                raise InputError(
+                    f"'nvec' must be a non-empty list of counts >= 1, got {nvec.tolist()}"
+                )
+            return spaces.MultiDiscrete(nvec)
+        if kind == "Discrete":
+            n = _whole_numbers(payload["n"], "n")
+            start = _whole_numbers(payload.get("start", 0), "start")
+            if n.ndim != 0 or start.ndim != 0 or int(n) < 1:
+                raise InputError(
+                    f"'n' must be a count >= 1 and 'start' an integer, got {n}, {start}"
+                )
+            return spaces.Discrete(int(n), start=int(start))
+    except KeyError as error:
+        raise InputError(f"a {kind} space needs '{error.args[0]}'") from None
+    raise InputError(f"unknown space type {kind!r}; expected Box, MultiDiscrete or Discrete")
+
+
+def _box_from_json(payload: dict[str, Any]) -> spaces.Box:
+    dtype = payload["dtype"]
+    if dtype not in BOX_DTYPES:
+        raise InputError(f"Box 'dtype' must be one of {', '.join(BOX_DTYPES)}, got {dtype!r}")
+    shape = _whole_numbers(payload["shape"], "shape")
+    if shape.ndim != 1 or np.any(shape < 0):
+        raise InputError(f"Box 'shape' must be a list of sizes >= 0, got {payload['shape']!r}")
+    bounds = []
+    for name in ("low", "high"):
+        try:
+            values = np.asarray(payload[name], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"Box '{name}' must be numbers of shape {shape.tolist()}") from None
+        if values.shape != tuple(shape.tolist()) or np.isnan(values).any():
+            raise InputError(
+                f"Box '{name}' must be numbers (no NaN) of shape {shape.tolist()}, "
+                f"got shape {list(values.shape)}"
+            )
+        bounds.append(values)
+    low, high = bounds
+    if np.any(low > high):
+        raise InputError("Box 'low' exceeds 'high'")
+    return spaces.Box(low.astype(dtype), high.astype(dtype), dtype=dtype)
+
+
+def _whole_numbers(value: Any, name: str) -> np.ndarray:
+    """``value`` (an integer or a list of them; not booleans) as an int64 array."""
+    array = np.asarray(value, dtype=object)
+    if not all(
+        isinstance(item, int) and not isinstance(item, bool) and abs(item) < 2**62
+        for item in array.reshape(-1)
+    ):
+        raise InputError(f"'{name}' must be integers, got {value!r}"[:200])
+    return array.astype(np.int64)
 
 
 class Agent(ABC):
@@ -129,6 +185,11 @@ class Agent(ABC):
                 f"agent '{self.name}': hyper-parameter '{where}' {problem['msg'].lower()}"
             ) from None
         self.hyperparameters: dict[str, Any] = self.config.model_dump(mode="json")
+        for key, value in self.hyperparameters.items():
+            if not _all_finite(value):
+                raise InputError(
+                    f"agent '{self.name}': hyper-parameter '{key}' must be finite, got {value!r}"
+                )
         self.observation_space: gym.Space | None = None
         self.action_space: gym.Space | None = None
         self.learning_curve = LearningCurve()
@@ -217,8 +278,10 @@ class Agent(ABC):
     def save_extra(self, directory: Path) -> None:  # noqa: B027 - optional hook
         """Write state that is not plain arrays (network weights) into ``directory``."""
 
-    def load_extra(self, directory: Path) -> None:  # noqa: B027 - optional hook
-        """Read what :meth:`save_extra` wrote."""
+    def load_extra(self, directory: Path, allow_pickle: bool = False) -> None:  # noqa: B027
+        """Read what :meth:`save_extra` wrote (an optional hook). ``allow_pickle``: the
+        caller opted in to unpickling files that hold more than plain data (see
+        :mod:`agents.safe_load`); without it such a file is refused."""
 
     def save(self, path: str | Path) -> Path:
         """Save into directory ``path`` (created; files replaced atomically)."""
@@ -249,14 +312,28 @@ class Agent(ABC):
         return directory
 
     @classmethod
-    def load(cls, path: str | Path) -> Agent:
+    def load(cls, path: str | Path, allow_pickle: bool | None = None) -> Agent:
         """Load a saved agent (any registered class; see :func:`load_agent`)."""
-        return load_agent(path)
+        return load_agent(path, allow_pickle=allow_pickle)
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    for key, value in arrays.items():
+        if np.asarray(value).dtype.kind not in NUMERIC_KINDS:
+            raise TypeError(f"state array '{key}' has dtype {np.asarray(value).dtype}, not numbers")
     with path.open("wb") as handle:
         np.savez_compressed(handle, **arrays)
+
+
+def _all_finite(value: Any) -> bool:
+    """False when ``value`` (JSON-like) holds a NaN or infinite float anywhere."""
+    if isinstance(value, float):
+        return bool(np.isfinite(value))
+    if isinstance(value, dict):
+        return all(_all_finite(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return all(_all_finite(item) for item in value)
+    return True
 
 
 #: name -> class, filled by :func:`register_agent`.
@@ -269,44 +346,274 @@ def register_agent(agent_class: type[Agent]) -> type[Agent]:
     return agent_class
 
 
-def load_agent(path: str | Path) -> Agent:
-    """An agent saved by :meth:`Agent.save`; a bad or foreign directory raises InputError."""
-    from agents.registry import agent_class
+# -- loading -----------------------------------------------------------------------------
 
-    directory = Path(path)
-    if not (directory / "agent.json").is_file() and (directory / "model" / "agent.json").is_file():
-        directory = directory / "model"  # a training directory from promosim train
-    manifest_path = directory / "agent.json"
-    if not directory.is_dir() or not manifest_path.is_file():
-        raise InputError(f"{directory}: not a saved agent (expected a directory with agent.json)")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        name = manifest["agent"]
-        version = manifest["format_version"]
-        hyperparameters = dict(manifest["hyperparameters"])
-        observation_space = space_from_json(manifest["observation_space"])
-        action_space = space_from_json(manifest["action_space"])
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
-        raise InputError(f"{manifest_path}: not a valid agent manifest ({error})") from None
-    if version != FORMAT_VERSION:
+#: dtype kinds a saved state array may have: booleans, integers and floats.
+NUMERIC_KINDS = "biuf"
+
+
+class _SavedCurve(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    steps: list[int] = []
+    episode_return: list[float] = []
+
+
+class _Manifest(BaseModel):
+    """The fields of ``agent.json`` (spaces are checked by :func:`space_from_json`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    agent: str
+    format_version: int
+    hyperparameters: dict[str, Any]
+    observation_space: dict[str, Any]
+    action_space: dict[str, Any]
+    learning_curve: _SavedCurve = _SavedCurve()
+
+
+def load_agent(path: str | Path, allow_pickle: bool | None = None) -> Agent:
+    """An agent saved by :meth:`Agent.save`, or a stable-baselines3 PPO model.
+
+    ``path`` is a saved agent's directory (``agent.json`` + ``state.npz``, and for PPO
+    ``policy.pt``), a training directory of ``promosim train`` (its ``model/``), or a
+    stable-baselines3 ``.zip`` written by ``PPO.save`` (also as ``model.zip`` in a
+    training directory).
+
+    **Safe by default.** promosim's own files load as data only: JSON, ``.npz`` with
+    ``allow_pickle=False``, torch weights with ``weights_only=True``. A file that can
+    only be read by unpickling it, which can run arbitrary code (a stable-baselines3
+    ``.zip``, a ``policy.pt`` holding pickled objects), is refused with an InputError
+    saying how to opt in, unless ``allow_pickle`` is True (or None inside
+    :func:`agents.safe_load.allowing_pickle`); an opted-in load emits a
+    :class:`agents.safe_load.PickleWarning`. ``.npz`` states are never unpickled.
+
+    Everything wrong with the files (missing, empty, truncated, not JSON, wrong types,
+    unknown agent, other format version, arrays of the wrong shape or type, NaN or
+    infinite values) raises one InputError naming the file and what was expected.
+
+    :param path: the directory (or ``.zip`` file) to load.
+    :param allow_pickle: True to allow unpickling after a warning; False to refuse; None
+        for the enclosing :func:`~agents.safe_load.allowing_pickle` (False outside one).
+    """
+    location = Path(path)
+    if not location.exists():
+        raise InputError(f"{location}: no such file or directory; expected a saved agent")
+    if location.is_file():
+        return _load_foreign_file(location, allow_pickle)
+    if not (location / "agent.json").exists():
+        if (location / "model").is_dir():
+            location = location / "model"  # a training directory from promosim train
+        elif (location / "model.zip").is_file():
+            return _load_foreign_file(location / "model.zip", allow_pickle)
+    return _load_saved_directory(location, allow_pickle)
+
+
+def _load_foreign_file(path: Path, allow_pickle: bool | None) -> Agent:
+    """A single file given as an agent: a stable-baselines3 PPO ``.zip`` (with consent)."""
+    from agents import safe_load
+
+    data = safe_load.stable_baselines3_data(path)
+    if data is None:
         raise InputError(
-            f"{manifest_path}: format_version {version}, this promosim reads {FORMAT_VERSION}"
+            f"{path}: a file, not a saved agent; expected a directory with agent.json "
+            "(Agent.save, promosim train) or a stable-baselines3 PPO .zip"
         )
-    agent = agent_class(name)(**hyperparameters)
-    agent.setup(observation_space, action_space)
-    curve = manifest.get("learning_curve") or {}
-    agent.learning_curve = LearningCurve(
-        list(curve.get("steps", [])), list(curve.get("episode_return", []))
-    )
-    state_path = directory / "state.npz"
+    if not {"clip_range", "n_epochs"} <= set(data):
+        raise InputError(
+            f"{path}: a stable-baselines3 model of another algorithm than PPO; promosim "
+            "loads stable-baselines3 PPO models only"
+        )
+    safe_load.require_consent(path, "a stable-baselines3 model is", allow_pickle)
+    from agents.ppo import PPOAgent
+
+    return PPOAgent.from_stable_baselines3_zip(path)
+
+
+def _load_saved_directory(directory: Path, allow_pickle: bool | None) -> Agent:
+    from agents.registry import agent_class
+    from agents.safe_load import pickle_allowed
+
+    manifest_path = directory / "agent.json"
+    if not manifest_path.is_file():
+        raise InputError(
+            f"{directory}: not a saved agent (no agent.json; expected a directory written by "
+            "Agent.save or promosim train)"
+        )
+    manifest = _read_manifest(manifest_path)
     try:
-        with np.load(state_path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as error:
-        raise InputError(f"{state_path}: not a readable agent state ({error})") from None
-    agent.load_state_arrays(arrays)
-    agent.load_extra(directory)
+        observation_space = space_from_json(manifest.observation_space)
+    except InputError as error:
+        raise InputError(f"{manifest_path}: field 'observation_space': {error}") from None
+    try:
+        action_space = space_from_json(manifest.action_space)
+    except InputError as error:
+        raise InputError(f"{manifest_path}: field 'action_space': {error}") from None
+    try:
+        agent = agent_class(manifest.agent)(**manifest.hyperparameters)
+        agent.setup(observation_space, action_space)
+    except InputError as error:
+        raise InputError(f"{manifest_path}: {error}") from None
+    curve = manifest.learning_curve
+    if len(curve.steps) != len(curve.episode_return):
+        raise InputError(
+            f"{manifest_path}: field 'learning_curve': {len(curve.steps)} steps but "
+            f"{len(curve.episode_return)} episode returns"
+        )
+    agent.learning_curve = LearningCurve(list(curve.steps), list(curve.episode_return))
+    state_path = directory / "state.npz"
+    arrays = read_state_arrays(state_path)
+    try:
+        agent.load_state_arrays(arrays)
+    except InputError as error:
+        raise InputError(f"{state_path}: {error}") from None
+    except KeyError as error:
+        raise InputError(f"{state_path}: array {error} is missing") from None
+    except (ValueError, TypeError, IndexError, np.linalg.LinAlgError) as error:
+        from agents.safe_load import one_line
+
+        raise InputError(
+            f"{state_path}: not a state of agent '{agent.name}' ({one_line(error)})"
+        ) from None
+    agent.load_extra(directory, allow_pickle=pickle_allowed(allow_pickle))
     return agent
+
+
+def _read_manifest(path: Path) -> _Manifest:
+    """``agent.json`` parsed and checked: JSON object, format version, field types."""
+    from agents.safe_load import one_line
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset "
+            f"{error.start}); expected the JSON manifest of a saved agent"
+        ) from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot be read ({one_line(error)})") from None
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as error:
+        what = (
+            "empty" if not text.strip() else f"not valid JSON ({error.msg} at line {error.lineno})"
+        )
+        raise InputError(f"{path}: {what}; expected the JSON manifest of a saved agent") from None
+    if not isinstance(payload, dict):
+        raise InputError(f"{path}: expected a JSON object, found {type(payload).__name__}")
+    version = payload.get("format_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version != FORMAT_VERSION:
+        raise InputError(
+            f"{path}: format_version {version}, but this promosim reads format_version "
+            f"{FORMAT_VERSION}; save the agent again with this version"
+        )
+    try:
+        return _Manifest.model_validate(payload)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise InputError(f"{path}: field '{where}': {problem['msg']}") from None
+
+
+def read_state_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a saved agent's ``state.npz``, read without unpickling anything
+    (``allow_pickle=False``); one InputError naming the file for anything else."""
+    import zipfile
+    import zlib
+
+    from agents.safe_load import is_zip, one_line
+
+    if not path.is_file():
+        raise InputError(f"{path}: missing; a saved agent keeps its learned state there")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty (0 bytes); expected the .npz arrays of a saved agent")
+    if not is_zip(path):
+        raise InputError(f"{path}: not an .npz archive; expected the arrays of a saved agent")
+    arrays: dict[str, np.ndarray] = {}
+    key = None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            for key in archive.files:
+                value = archive[key]
+                if not isinstance(value, np.ndarray):
+                    raise InputError(f"{path}: entry '{key}' is not a .npy array")
+                arrays[key] = value
+    except InputError:
+        raise
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise InputError(
+                f"{path}: array '{key}' holds pickled Python objects; an agent's state is "
+                "plain numbers, and promosim never unpickles a state file"
+            ) from None
+        raise InputError(f"{path}: not a readable .npz archive ({one_line(error)})") from None
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        raise InputError(f"{path}: truncated or damaged .npz archive ({one_line(error)})") from None
+    return arrays
+
+
+def state_array(
+    arrays: dict[str, np.ndarray],
+    key: str,
+    *,
+    kind: Literal["float", "int"] = "float",
+    shape: tuple[int | None, ...] | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> np.ndarray:
+    """Saved array ``key``, checked, as a float64 (``kind="float"``) or int64 copy.
+
+    :param shape: the expected shape; None in a place accepts any length there.
+    :param minimum, maximum: bounds every element must lie within.
+    :raises InputError: naming the array (the caller, :func:`load_agent`, adds the file)
+        when it is missing, not numbers (or not integers for ``kind="int"``), of another
+        shape, NaN or infinite, or out of bounds.
+    """
+    if key not in arrays:
+        raise InputError(f"array '{key}' is missing")
+    value = np.asarray(arrays[key])
+    allowed = "iu" if kind == "int" else "iuf"
+    if value.dtype.kind not in allowed:
+        wanted = "integers" if kind == "int" else "numbers"
+        raise InputError(f"array '{key}' has dtype {value.dtype}, expected {wanted}")
+    if shape is not None and (
+        value.ndim != len(shape)
+        or any(
+            want is not None and got != want for got, want in zip(value.shape, shape, strict=True)
+        )
+    ):
+        expected = tuple("any" if want is None else want for want in shape)
+        raise InputError(f"array '{key}' has shape {value.shape}, expected {expected}")
+    if kind == "int":
+        if value.dtype.kind == "u" and value.size and value.max() > np.iinfo(np.int64).max:
+            raise InputError(f"array '{key}' holds integers too large")
+        result = value.astype(np.int64)
+    else:
+        result = value.astype(np.float64)
+        if not np.all(np.isfinite(result)):
+            raise InputError(f"array '{key}' holds NaN or infinite values")
+    if minimum is not None and np.any(result < minimum):
+        raise InputError(f"array '{key}' holds values below {minimum:g}")
+    if maximum is not None and np.any(result > maximum):
+        raise InputError(f"array '{key}' holds values above {maximum:g}")
+    return result
+
+
+def check_actions(key: str, actions: np.ndarray, space: gym.Space) -> np.ndarray:
+    """Saved actions ``(rows, n)`` checked against ``space``: n its size, every row in it
+    (MultiDiscrete levels in ``0 .. nvec - 1``, Box values within the bounds)."""
+    size = int(np.prod(space.shape))
+    if actions.ndim != 2 or actions.shape[1] != size or actions.shape[0] == 0:
+        raise InputError(f"array '{key}' has shape {actions.shape}, expected (rows, {size})")
+    if isinstance(space, spaces.MultiDiscrete):
+        nvec = np.asarray(space.nvec).reshape(-1)
+        if np.any(actions < 0) or np.any(actions >= nvec[None, :]):
+            raise InputError(f"array '{key}' holds levels outside 0 .. {(nvec - 1).tolist()}")
+    elif isinstance(space, spaces.Box):
+        low, high = np.asarray(space.low).reshape(-1), np.asarray(space.high).reshape(-1)
+        if np.any(actions < low[None, :]) or np.any(actions > high[None, :]):
+            raise InputError(f"array '{key}' holds actions outside the action space's bounds")
+    return actions
 
 
 def check_hyperparameters(name: str, given: dict[str, Any], allowed: dict[str, Any]) -> None:

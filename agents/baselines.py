@@ -31,7 +31,7 @@ import numpy as np
 from gymnasium import spaces
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.base import Agent, ProgressCallback, register_agent
+from agents.base import Agent, ProgressCallback, check_actions, register_agent, state_array
 from sim import oracles
 from sim.env import MarketEnv
 from sim.errors import InputError
@@ -192,10 +192,30 @@ class PlannedBaseline(Agent):
             return {}
         return {"plan": self.plan, "horizon": np.array(self.horizon, dtype=np.int64)}
 
+    def plan_length(self, horizon: int) -> int:
+        """Rows of the plan for a ``horizon``-period episode (one: a constant action)."""
+        return 1
+
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        if "plan" in arrays:
-            self.plan = np.asarray(arrays["plan"])
-            self.horizon = int(arrays["horizon"])
+        """Restore the plan (none when saved before planning), checked: a horizon >= 1,
+        :meth:`plan_length` rows of actions of the saved action space."""
+        if "plan" not in arrays and "horizon" not in arrays:
+            return
+        space = self.action_space
+        assert space is not None
+        horizon = int(state_array(arrays, "horizon", kind="int", shape=(), minimum=1))
+        discrete = isinstance(space, spaces.MultiDiscrete)
+        plan = check_actions(
+            "plan", state_array(arrays, "plan", kind="int" if discrete else "float"), space
+        )
+        rows = self.plan_length(horizon)
+        if len(plan) != rows:
+            raise InputError(
+                f"array 'plan' has {len(plan)} rows; agent '{self.name}' plans {rows} for a "
+                f"{horizon}-period horizon"
+            )
+        self.plan = plan if discrete else plan.astype(space.dtype)
+        self.horizon = horizon
 
 
 class ConstantBaseline(PlannedBaseline):
@@ -283,6 +303,10 @@ class DynamicProgramming(PlannedBaseline):
 
     name = "dp"
     action_spaces = (spaces.MultiDiscrete,)
+
+    def plan_length(self, horizon: int) -> int:
+        """One row per period."""
+        return horizon
 
     def make_plan(self, env: MarketEnv) -> np.ndarray:
         model_class = {

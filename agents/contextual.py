@@ -76,7 +76,7 @@ from pydantic import Field
 from threadpoolctl import ThreadpoolController
 
 from agents.bandits import ArmStatistics, BanditAgent, Hyperparameters
-from agents.base import register_agent
+from agents.base import register_agent, state_array
 from sim.errors import InputError
 
 #: Smallest ratio sigma^2 / tau^2 used in the penalty: keeps it positive when the
@@ -207,9 +207,17 @@ class LinearBandit(BanditAgent[ContextualState]):
         )
 
     def _state_from_arrays(self, arrays: dict[str, np.ndarray]) -> ContextualState:
-        moments = (arrays["feature_means"], arrays["comoment"], arrays["cross"])
-        regressions = ArmRegressions.from_moments(*(np.asarray(m, dtype=float) for m in moments))
-        return ContextualState(ArmStatistics.from_arrays(arrays), regressions)
+        """The saved statistics and moments, checked: shapes ``(K, d)``, ``(K, d, d)`` and
+        ``(K, d)``, finite, each co-moment matrix symmetric (its eigendecomposition is
+        recomputed here, so a damaged one cannot fail later)."""
+        arms, features = self.n_arms, self._n_features()
+        feature_means = state_array(arrays, "feature_means", shape=(arms, features))
+        comoment = state_array(arrays, "comoment", shape=(arms, features, features))
+        cross = state_array(arrays, "cross", shape=(arms, features))
+        if not np.allclose(comoment, np.swapaxes(comoment, 1, 2), rtol=1e-9, atol=1e-12):
+            raise InputError("array 'comoment' is not symmetric; expected co-moment matrices")
+        regressions = ArmRegressions.from_moments(feature_means, comoment, cross)
+        return ContextualState(ArmStatistics.from_arrays(arrays, arms), regressions)
 
     def _statistics(self) -> ArmStatistics:
         return self.state.statistics

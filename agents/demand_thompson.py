@@ -115,7 +115,7 @@ import numpy as np
 from gymnasium import spaces
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.base import Agent, ProgressCallback, register_agent
+from agents.base import Agent, ProgressCallback, register_agent, state_array
 from agents.evaluation import play_online
 from sim.errors import InputError
 
@@ -244,13 +244,28 @@ class NormalInverseGamma:
         }
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str) -> NormalInverseGamma:
-        return cls(
-            *(
-                np.array(arrays[f"{prefix}_{part}"], dtype=float)
-                for part in ("mean", "precision", "shape", "rate")
-            )
-        )
+    def from_arrays(
+        cls, arrays: dict[str, np.ndarray], prefix: str, n_products: int, n_coefficients: int
+    ) -> NormalInverseGamma:
+        """Inverse of :meth:`as_arrays` for J regressions of d coefficients; InputError
+        naming the array unless the shapes fit, everything is finite, the shapes and rates
+        are positive and every precision matrix is symmetric positive definite (as the
+        Cholesky factor of :meth:`sample` needs)."""
+        j, d = n_products, n_coefficients
+        mean = state_array(arrays, f"{prefix}_mean", shape=(j, d))
+        precision = state_array(arrays, f"{prefix}_precision", shape=(j, d, d))
+        shape = state_array(arrays, f"{prefix}_shape", shape=(j,))
+        rate = state_array(arrays, f"{prefix}_rate", shape=(j,))
+        for name, values in (("shape", shape), ("rate", rate)):
+            if np.any(values <= 0):
+                raise InputError(f"array '{prefix}_{name}' must be > 0 (an inverse-gamma's)")
+        if not np.allclose(precision, np.swapaxes(precision, 1, 2), rtol=1e-9, atol=1e-12):
+            raise InputError(f"array '{prefix}_precision' is not symmetric")
+        try:
+            np.linalg.cholesky(precision)
+        except np.linalg.LinAlgError:
+            raise InputError(f"array '{prefix}_precision' is not positive definite") from None
+        return cls(mean, precision, shape, rate)
 
 
 def _solve(matrices: np.ndarray, vectors: np.ndarray) -> np.ndarray:
@@ -299,15 +314,27 @@ class PricingFacts:
         }
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> PricingFacts:
-        floor, ceiling = (float(v) for v in arrays["price_bounds"])
+    def from_arrays(cls, arrays: dict[str, np.ndarray], n_products: int) -> PricingFacts:
+        """Inverse of :meth:`as_arrays` for ``n_products``; InputError naming the array
+        unless the shapes fit and prices, costs and multipliers are finite and positive
+        (costs >= 0) with the floor at most the ceiling."""
+        bounds = state_array(arrays, "price_bounds", shape=(2,))
+        floor, ceiling = float(bounds[0]), float(bounds[1])
+        if not 0 < floor <= ceiling:
+            raise InputError(f"array 'price_bounds' must be 0 < floor <= ceiling, got {bounds}")
+        grid = state_array(arrays, "grid", shape=(None,))
+        if grid.size == 0 or np.any(grid <= 0):
+            raise InputError("array 'grid' must hold price multipliers > 0")
+        list_price = state_array(arrays, "list_price", shape=(n_products,))
+        if np.any(list_price <= 0):
+            raise InputError("array 'list_price' must hold prices > 0")
         return cls(
-            list_price=np.array(arrays["list_price"], dtype=float),
-            unit_cost=np.array(arrays["unit_cost"], dtype=float),
-            grid=np.array(arrays["grid"], dtype=float),
+            list_price=list_price,
+            unit_cost=state_array(arrays, "unit_cost", shape=(n_products,), minimum=0.0),
+            grid=grid,
             price_floor=floor,
             price_ceiling=ceiling,
-            lowest=np.array(arrays["lowest"], dtype=float),
+            lowest=state_array(arrays, "lowest", shape=(n_products,), minimum=0.0),
         )
 
 
@@ -497,9 +524,15 @@ class DemandThompson(Agent):
         return arrays
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.learned_ = NormalInverseGamma.from_arrays(arrays, "posterior")
+        """Restore the learned posterior and, when saved, the pricing facts (both checked:
+        see :meth:`NormalInverseGamma.from_arrays`, :meth:`PricingFacts.from_arrays`)."""
+        n_coefficients = self.prior().n_coefficients
+        self.learned_ = NormalInverseGamma.from_arrays(
+            arrays, "posterior", self.n_products, n_coefficients
+        )
         self.posterior_ = self.learned_.copy()
-        self.facts_ = PricingFacts.from_arrays(arrays) if "list_price" in arrays else None
+        saved_facts = "list_price" in arrays
+        self.facts_ = PricingFacts.from_arrays(arrays, self.n_products) if saved_facts else None
 
 
 def _agent_rng(seed: int | None) -> np.random.Generator:

@@ -274,17 +274,17 @@ class Discretiser:
     def from_arrays(
         cls, arrays: dict[str, np.ndarray], prefix: str = "discretiser_"
     ) -> Discretiser:
-        """Inverse of :meth:`to_arrays`; InputError when an array is missing."""
-        try:
-            n_segments, n_products, horizon, period_bins = (
-                int(v) for v in arrays[f"{prefix}sizes"]
-            )
-            edges = {
-                name: arrays[f"{prefix}{name}"]
-                for name in ("reference_edges", "pantry_edges", "active_edges")
-            }
-        except (KeyError, ValueError) as error:
-            raise InputError(f"saved discretiser is incomplete ({error})") from None
+        """Inverse of :meth:`to_arrays`; InputError naming the array when one is missing,
+        of the wrong type or shape, or not a valid discretiser (sizes below 1, edges not
+        finite and increasing)."""
+        from agents.base import state_array
+
+        sizes = state_array(arrays, f"{prefix}sizes", kind="int", shape=(4,), minimum=1)
+        n_segments, n_products, horizon, period_bins = (int(v) for v in sizes)
+        edges = {
+            name: state_array(arrays, f"{prefix}{name}", shape=(None,))
+            for name in ("reference_edges", "pantry_edges", "active_edges")
+        }
         return cls(n_segments, n_products, horizon, period_bins=period_bins, **edges)
 
     def same_as(self, other: Discretiser) -> bool:

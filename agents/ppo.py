@@ -31,6 +31,10 @@ SB3's :class:`stable_baselines3.PPO`; this module only wires it to promosim:
   with ``torch.load(weights_only=True)``) and the normalisation statistics in
   ``state.npz``; loading rebuilds SB3's ``ActorCriticPolicy`` from the saved spaces and
   hyper-parameters and loads the weights into it.
+- **Models from elsewhere.** A stable-baselines3 ``.zip`` (``PPO.save``) is pickled, so
+  :func:`agents.base.load_agent` takes it only with ``allow_pickle=True`` (after a
+  warning), and :meth:`PPOAgent.from_stable_baselines3_zip` copies its weights into a
+  promosim policy, which saves without pickle from then on.
 
 torch and SB3 are imported here only; :mod:`agents.registry` imports this module when
 ``ppo`` is asked for.
@@ -39,6 +43,7 @@ torch and SB3 are imported here only; :mod:`agents.registry` imports this module
 from __future__ import annotations
 
 import copy
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,7 +63,8 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.utils import ConstantSchedule, LinearSchedule
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
-from agents.base import Agent, ProgressCallback, register_agent
+from agents.base import Agent, ProgressCallback, register_agent, state_array
+from agents.safe_load import holds_pickled_objects, is_zip, one_line, require_consent
 from sim.errors import InputError
 
 #: Added to the variance before its square root, as ``VecNormalize(epsilon=)`` does.
@@ -122,6 +128,12 @@ class PPOConfig(BaseModel):
     )
     normalize_reward: bool = Field(
         True, description="scale rewards by the running std of the discounted return"
+    )
+    normalize_observation: bool = Field(
+        True,
+        description="normalise observations by VecNormalize's running mean and variance "
+        "(False: the env's observations as they are, as for a stable-baselines3 model "
+        "trained without VecNormalize)",
     )
     clip_observation: float = Field(
         10.0, gt=0, description="normalised observations are clipped to +- this"
@@ -212,14 +224,26 @@ class NormalizationStats:
         }
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> NormalizationStats:
+    def from_arrays(
+        cls, arrays: dict[str, np.ndarray], shape: tuple[int, ...]
+    ) -> NormalizationStats:
+        """Inverse of :meth:`as_arrays` for observations of ``shape``; InputError naming
+        the array unless the shapes fit, everything is finite, variances are >= 0 and
+        counts > 0."""
+
+        def scalar(key: str, minimum: float | None = None) -> float:
+            return float(state_array(arrays, key, shape=(), minimum=minimum))
+
+        for key in ("observation_count", "return_count"):
+            if scalar(key) <= 0:
+                raise InputError(f"array '{key}' must be > 0")
         return cls(
-            np.asarray(arrays["observation_mean"], dtype=np.float64),
-            np.asarray(arrays["observation_var"], dtype=np.float64),
-            float(arrays["observation_count"]),
-            float(arrays["return_mean"]),
-            float(arrays["return_var"]),
-            float(arrays["return_count"]),
+            state_array(arrays, "observation_mean", shape=shape),
+            state_array(arrays, "observation_var", shape=shape, minimum=0.0),
+            scalar("observation_count"),
+            scalar("return_mean"),
+            scalar("return_var", minimum=0.0),
+            scalar("return_count"),
         )
 
 
@@ -363,7 +387,7 @@ class PPOAgent(Agent):
         return VecNormalize(
             vectorized,
             training=training,
-            norm_obs=True,
+            norm_obs=self.config.normalize_observation,
             norm_reward=self.config.normalize_reward and training,
             clip_obs=self.config.clip_observation,
             clip_reward=self.config.clip_reward,
@@ -428,8 +452,9 @@ class PPOAgent(Agent):
             raise InputError(
                 f"agent 'ppo' expects one observation of shape {expected}, not {values.shape}"
             )
-        normalized = self.normalization.normalize(values, self.config.clip_observation)
-        action, _ = self.policy.predict(normalized, deterministic=deterministic)
+        if self.config.normalize_observation:
+            values = self.normalization.normalize(values, self.config.clip_observation)
+        action, _ = self.policy.predict(values.astype(np.float32), deterministic=deterministic)
         return np.asarray(action)
 
     # -- persistence ----------------------------------------------------------------
@@ -442,33 +467,155 @@ class PPOAgent(Agent):
         return arrays
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.steps_trained = int(arrays.get("steps_trained", 0))
+        """Restore the steps trained and the normalisation statistics (checked against
+        the saved observation space; see :meth:`NormalizationStats.from_arrays`)."""
+        assert self.observation_space is not None
+        if "steps_trained" in arrays:
+            steps = state_array(arrays, "steps_trained", kind="int", shape=(), minimum=0)
+            self.steps_trained = int(steps)
         if "observation_mean" in arrays:
-            self.normalization = NormalizationStats.from_arrays(arrays)
+            shape = tuple(self.observation_space.shape or ())
+            self.normalization = NormalizationStats.from_arrays(arrays, shape)
 
     def save_extra(self, directory: Path) -> None:
-        """The policy's weights, as a ``state_dict`` of tensors (no pickled objects)."""
+        """The policy's weights, as a ``state_dict`` of tensors (no pickled objects),
+        written through a file handle so that the same weights give the same bytes."""
         if self.policy is None:
             return
         from sim.atomic import write_atomically
 
         state = self.policy.state_dict()
         weights = {key: value.detach().cpu().clone() for key, value in state.items()}
-        write_atomically(directory / WEIGHTS_FILE, lambda path: torch.save(weights, path))
 
-    def load_extra(self, directory: Path) -> None:
-        """Rebuild the policy from the spaces and hyper-parameters and load its weights."""
+        def write(path: Path) -> None:
+            with path.open("wb") as handle:
+                torch.save(weights, handle)
+
+        write_atomically(directory / WEIGHTS_FILE, write)
+
+    def load_extra(self, directory: Path, allow_pickle: bool = False) -> None:
+        """Rebuild the policy from the spaces and hyper-parameters and load its weights.
+
+        ``policy.pt`` is read with ``torch.load(weights_only=True)``: tensors only, no
+        code. A ``policy.pt`` that holds pickled objects (a whole policy module saved with
+        ``torch.save(policy)``) is refused unless ``allow_pickle`` (then unpickled after
+        a :class:`agents.safe_load.PickleWarning`, and its ``state_dict`` used). Weights
+        that are damaged, of another architecture, or not finite raise InputError.
+        """
         path = directory / WEIGHTS_FILE
-        if not path.is_file():
+        if not path.exists():
+            if self.steps_trained > 0:
+                raise InputError(
+                    f"{path}: missing; the agent was trained for {self.steps_trained} steps "
+                    "and its policy's weights belong there"
+                )
             return  # saved before learning
+        weights = _read_weights(path, allow_pickle)
+        policy = self.build_policy()
         try:
-            weights = torch.load(path, map_location="cpu", weights_only=True)
-            policy = self.build_policy()
             policy.load_state_dict(weights)
-        except (OSError, RuntimeError, KeyError, ValueError) as error:
-            raise InputError(f"{path}: not weights of this agent's policy ({error})") from None
+        except (RuntimeError, KeyError, ValueError, TypeError) as error:
+            raise InputError(
+                f"{path}: not weights of this agent's policy ({one_line(error)})"
+            ) from None
+        for name, tensor in policy.state_dict().items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise InputError(f"{path}: tensor '{name}' holds NaN or infinite values")
         policy.set_training_mode(False)
         self.policy = policy
+
+    @classmethod
+    def from_stable_baselines3_zip(cls, path: Path) -> PPOAgent:
+        """A stable-baselines3 PPO model saved by ``PPO.save`` as a promosim agent.
+
+        Unpickles the zip (the caller asked the user first: :func:`agents.base.load_agent`),
+        then copies the policy's weights into a policy promosim builds itself from the
+        same spaces and architecture, so that the agent saves and loads without pickle
+        from then on. The zip holds no ``VecNormalize`` statistics, so observations are
+        passed as they are (``normalize_observation=False``); a model trained on
+        normalised observations needs promosim's own training instead.
+        """
+        try:
+            model = PPO.load(path, device="cpu")
+        except Exception as error:  # any failure of a foreign file is bad input
+            raise InputError(
+                f"{path}: stable-baselines3 could not load it ({one_line(error)})"
+            ) from None
+        sb3_policy = model.policy
+        architecture = sb3_policy.net_arch
+        if isinstance(architecture, dict):
+            actor, critic = list(architecture.get("pi", [])), list(architecture.get("vf", []))
+        else:
+            actor = critic = list(architecture)
+        activation = next(
+            (name for name, fn in ACTIVATIONS.items() if fn is sb3_policy.activation_fn), None
+        )
+        if actor != critic or not actor or activation is None:
+            raise InputError(
+                f"{path}: a policy with actor {actor}, critic {critic} and activation "
+                f"{sb3_policy.activation_fn.__name__}; promosim's PPO rebuilds equal actor "
+                f"and critic networks with {' or '.join(ACTIVATIONS)} activations"
+            )
+        try:
+            agent = cls(
+                net_arch=actor,
+                activation=activation,
+                log_std_init=float(getattr(sb3_policy, "log_std_init", -0.5)),
+                normalize_observation=False,
+            )
+            agent.setup(model.observation_space, model.action_space)
+        except InputError as error:
+            raise InputError(f"{path}: {error}") from None
+        policy = agent.build_policy()
+        try:
+            policy.load_state_dict(sb3_policy.state_dict())
+        except RuntimeError as error:
+            raise InputError(
+                f"{path}: its policy does not fit promosim's PPO policy ({one_line(error)})"
+            ) from None
+        policy.set_training_mode(False)
+        agent.policy = policy
+        agent.steps_trained = int(model.num_timesteps)
+        return agent
+
+
+def _damage(path: Path, error: BaseException) -> str:
+    """What is wrong with a weights file that torch could not read and that is no
+    well-formed pickle either."""
+    if not is_zip(path):
+        return "not a torch weights file (neither a torch archive nor a pickle)"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            archive.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return "truncated or damaged torch archive (not a complete zip file)"
+    return f"not a torch weights file ({one_line(error)[:160]})"
+
+
+def _read_weights(path: Path, allow_pickle: bool) -> dict[str, torch.Tensor]:
+    """A state dict from ``path``: ``torch.load(weights_only=True)``; a file of pickled
+    objects only with ``allow_pickle`` (warned); InputError naming the file otherwise."""
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty (0 bytes); expected the policy's weights (torch)")
+    try:
+        loaded: Any = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for damaged files
+        if not holds_pickled_objects(path):
+            raise InputError(f"{path}: {_damage(path, error)}") from None
+        require_consent(path, "a policy file that holds more than tensors is", allow_pickle)
+        try:
+            loaded = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as error:  # the file's own code may raise anything
+            raise InputError(f"{path}: could not be unpickled ({one_line(error)})") from None
+        if isinstance(loaded, torch.nn.Module):
+            loaded = loaded.state_dict()
+    if not isinstance(loaded, dict) or not all(
+        isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in loaded.items()
+    ):
+        raise InputError(
+            f"{path}: holds a {type(loaded).__name__}, not a state dict of named tensors"
+        )
+    return loaded
 
 
 @contextmanager

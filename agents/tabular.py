@@ -87,7 +87,7 @@ from gymnasium import spaces
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from agents.arms import DEFAULT_MAX_ARMS, env_arm_set
-from agents.base import Agent, ProgressCallback, register_agent
+from agents.base import Agent, ProgressCallback, check_actions, register_agent, state_array
 from agents.discretize import (
     DEFAULT_ACTIVE_EDGES,
     DEFAULT_PANTRY_EDGES,
@@ -480,20 +480,22 @@ class TabularAgent(Agent):
         }
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        try:
-            q, visits, arms = arrays["q"], arrays["visits"], arrays["arms"]
-            epsilon, steps_done = float(arrays["epsilon"]), int(arrays["steps_done"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise InputError(f"agent '{self.name}': saved state is incomplete ({error})") from None
+        """Restore the tables, checked against the spaces the agent was saved for: the
+        discretiser must read this observation space, the arms must be actions of this
+        action space, and the tables ``(n_tables, states, arms)`` must hold finite values
+        (a NaN would silently become the greedy choice), with visits counts >= 0."""
+        assert self.observation_space is not None and self.action_space is not None
         discretiser = Discretiser.from_arrays(arrays)
+        discretiser.check_space(self.observation_space)
+        arms = check_actions("arms", state_array(arrays, "arms", kind="int"), self.action_space)
         expected = (self.n_tables, discretiser.n_states, len(arms))
-        if q.shape != expected or visits.shape != expected:
-            raise InputError(
-                f"agent '{self.name}': saved tables have shape {q.shape}, expected {expected}"
-            )
-        self.discretiser, self.arms = discretiser, arms.astype(np.int64)
-        self.q, self.visits = q.astype(float), visits.astype(np.int64)
-        self.epsilon, self.steps_done = epsilon, steps_done
+        q = state_array(arrays, "q", shape=expected)
+        visits = state_array(arrays, "visits", kind="int", shape=expected, minimum=0)
+        epsilon = state_array(arrays, "epsilon", shape=(), minimum=0.0, maximum=1.0)
+        steps_done = state_array(arrays, "steps_done", kind="int", shape=(), minimum=0)
+        self.discretiser, self.arms = discretiser, arms
+        self.q, self.visits = q, visits
+        self.epsilon, self.steps_done = float(epsilon), int(steps_done)
 
 
 @register_agent

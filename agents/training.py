@@ -121,19 +121,34 @@ def evaluate_trained(
     episodes: int = 20,
     seed: int = 1_000_000,
     progress: ProgressCallback | None = None,
+    allow_pickle: bool | None = None,
 ) -> Evaluation:
     """Evaluate the agent saved under ``directory`` in the task it trained on.
 
     The default seed keeps evaluation episodes apart from training's (which start at
     the training seed), so that an agent is not scored on the demand it learned from.
+
+    The agent is ``directory/model/`` (promosim's saved form) or, for a model trained
+    elsewhere, a stable-baselines3 ``directory/model.zip`` beside a ``task.json``; the
+    zip is pickled, so it loads only with ``allow_pickle=True`` (see
+    :func:`agents.base.load_agent`, which also explains None).
     """
     if episodes < 1:
         raise InputError(f"--episodes must be at least 1, got {episodes}")
     directory = Path(directory)
+    if not directory.exists():
+        raise InputError(
+            f"{directory}: no such directory; expected a directory from promosim train"
+        )
+    if not directory.is_dir():
+        raise InputError(f"{directory}: a file, not a directory from promosim train")
     task_path = directory / "task.json"
     if not task_path.is_file():
         raise InputError(f"{directory}: no task.json; expected a directory from promosim train")
     spec = TaskSpec.load(task_path)
-    agent = load_agent(directory / "model")
+    model = directory / "model"
+    if not model.exists() and (directory / "model.zip").is_file():
+        model = directory / "model.zip"
+    agent = load_agent(model, allow_pickle=allow_pickle)
     env = spec.make_env()
     return evaluate(agent, env, episodes, seed=seed, oracle=oracle_value(env), progress=progress)
