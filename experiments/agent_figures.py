@@ -1,6 +1,7 @@
 """The agents' figures in the README (issue 6), measured on the shipped markets.
 
-``python -m experiments.agent_figures [--seeds 0 1 2] [--steps 200000] [--jobs 2] [--json]``
+``python -m experiments.agent_figures [--seeds 0 1 2] [--steps 200000] [--jobs 2] [--out FILE]
+[--cache DIR]`` (``promosim bench all --only agents`` runs it too).
 
 1. **PPO and Q-learning against the DP optimum** on single-product Pricing with
    reference prices (the ``pricing-reference`` preset, discrete style, no price change
@@ -28,6 +29,7 @@ import argparse
 import json
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -101,9 +103,40 @@ def _paired(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
             "p_value": float(stats.ttest_rel(a, b).pvalue)}  # fmt: skip
 
 
-def measure(seeds: list[int], steps: int, jobs: int) -> dict[str, Any]:
+def _job_path(cache: Path, job: dict[str, Any]) -> Path:
+    return cache / f"{job['env']}-{job['agent']}-seed{job['seed']}-steps{job['steps']}.json"
+
+
+def train_all(
+    training: list[dict[str, Any]], jobs: int, cache: Path | None = None
+) -> list[dict[str, Any]]:
+    """Every training run's result, ``jobs`` at a time. With a ``cache`` directory each
+    result is saved there as it finishes and a saved one is not trained again, so an
+    interrupted measurement resumes without losing a finished run."""
     from joblib import Parallel, delayed
 
+    from sim.atomic import write_json
+
+    done = {}
+    if cache is not None:
+        for job in training:
+            path = _job_path(cache, job)
+            if path.exists():
+                done[path.name] = json.loads(path.read_text(encoding="utf-8"))
+    pending = [job for job in training if cache is None or _job_path(cache, job).name not in done]
+    results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
+        delayed(train_and_evaluate)(job) for job in pending
+    )
+    for result in results:
+        job = {key: result[key] for key in ("env", "agent", "seed", "steps")}
+        if cache is not None:
+            write_json(result, _job_path(cache, job))
+        done[_job_path(cache or Path(), job).name] = result
+    return [done[_job_path(cache or Path(), job).name] for job in training]
+
+
+def measure(seeds: list[int], steps: int, jobs: int, cache: Path | None = None) -> dict[str, Any]:
+    """The figures of the module docstring (training runs resumable through ``cache``)."""
     from agents.registry import make_agent
     from agents.task import oracle_value
 
@@ -112,7 +145,7 @@ def measure(seeds: list[int], steps: int, jobs: int) -> dict[str, Any]:
         for env, agent in (("reference", "ppo"), ("reference", "q-learning"), ("dynamic", "ppo"))
         for seed in seeds
     ]
-    trained = Parallel(n_jobs=jobs)(delayed(train_and_evaluate)(job) for job in training)
+    trained = train_all(training, jobs, cache)
 
     _, dp_value = oracle_value(reference_pricing_env())
     figures: dict[str, Any] = {"seeds": seeds, "steps": steps, "evaluation_seeds": EVALUATION_SEEDS}
@@ -207,8 +240,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=200_000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default=None, help="also write the JSON here")
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="save each training run here; reuse saved ones"
+    )
     arguments = parser.parse_args(argv)
-    figures = measure(arguments.seeds, arguments.steps, arguments.jobs)
+    figures = measure(arguments.seeds, arguments.steps, arguments.jobs, arguments.cache)
     text = json.dumps(figures, indent=2)
     if arguments.out:
         from sim.atomic import write_text

@@ -42,19 +42,20 @@ class Figure:
 
 @dataclass(frozen=True)
 class Group:
-    """A set of figures measured together: ``measure(quick)`` returns JSON-able data, and
+    """A set of figures measured together: ``measure(quick, out)`` returns JSON-able data
+    (``out`` is the results directory, for work a long group saves as it goes), and
     ``figures(data)`` the rows (so saved data gives the table again without measuring)."""
 
     name: str
     about: str
-    measure: Callable[[bool], dict[str, Any]]
+    measure: Callable[[bool, Path], dict[str, Any]]
     figures: Callable[[dict[str, Any]], list[Figure]]
 
 
 # --------------------------------------------------------------------------- env speed
 
 
-def _measure_env(quick: bool) -> dict[str, Any]:
+def _measure_env(quick: bool, out: Path) -> dict[str, Any]:
     from experiments.bench_env import bench_env
 
     return {"rows": bench_env(markets=256 if quick else 4096)}
@@ -77,7 +78,7 @@ def _env_figures(data: dict[str, Any]) -> list[Figure]:
 # --------------------------------------------------------------------------- data pipeline
 
 
-def _measure_profile(quick: bool) -> dict[str, Any]:
+def _measure_profile(quick: bool, out: Path) -> dict[str, Any]:
     from experiments.bench import bench_profile
 
     with tempfile.TemporaryDirectory(prefix="promosim-bench-") as directory:
@@ -93,7 +94,7 @@ def _profile_figures(data: dict[str, Any]) -> list[Figure]:
     )]  # fmt: skip
 
 
-def _measure_fit(quick: bool) -> dict[str, Any]:
+def _measure_fit(quick: bool, out: Path) -> dict[str, Any]:
     from sim.validate_demand import bench_fit
 
     with tempfile.TemporaryDirectory(prefix="promosim-bench-") as directory:
@@ -110,7 +111,7 @@ def _fit_figures(data: dict[str, Any]) -> list[Figure]:
     )]  # fmt: skip
 
 
-def _measure_recsys(quick: bool) -> dict[str, Any]:
+def _measure_recsys(quick: bool, out: Path) -> dict[str, Any]:
     from experiments.bench import run_on_one_core
 
     arguments = ["--quick"] if quick else []
@@ -149,7 +150,7 @@ def _recsys_figures(data: dict[str, Any]) -> list[Figure]:
     ]  # fmt: skip
 
 
-def _measure_elasticity(quick: bool) -> dict[str, Any]:
+def _measure_elasticity(quick: bool, out: Path) -> dict[str, Any]:
     from sim.validate_demand import COVERAGE_SIZE, coverage_study, rfm_round_trip
 
     if quick:
@@ -190,7 +191,7 @@ def _elasticity_figures(data: dict[str, Any]) -> list[Figure]:
 REFERENCE_POLICIES = ("fixed", "best-fixed", "dp")
 
 
-def _measure_reference_policies(quick: bool) -> dict[str, Any]:
+def _measure_reference_policies(quick: bool, out: Path) -> dict[str, Any]:
     from sim.simulate import simulate
 
     episodes = 5 if quick else 30
@@ -212,10 +213,12 @@ def _reference_policies_figures(data: dict[str, Any]) -> list[Figure]:
     )]  # fmt: skip
 
 
-def _measure_agents(quick: bool) -> dict[str, Any]:
+def _measure_agents(quick: bool, out: Path) -> dict[str, Any]:
     from experiments.agent_figures import measure
 
-    return measure([0], 2_000, 2) if quick else measure([0, 1, 2], 200_000, 2)
+    # Each training run is saved as it finishes: an interrupted group resumes.
+    cache = out / ("agents-quick-runs" if quick else "agents-runs")
+    return measure([0], 2_000, 2, cache) if quick else measure([0, 1, 2], 200_000, 2, cache)
 
 
 def _agents_figures(data: dict[str, Any]) -> list[Figure]:
@@ -255,7 +258,7 @@ budget = 600
 """
 
 
-def _measure_experiment(quick: bool) -> dict[str, Any]:
+def _measure_experiment(quick: bool, out: Path) -> dict[str, Any]:
     from experiments.bench_experiment import BASELINE_COMPARISON, measure_experiment
 
     with tempfile.TemporaryDirectory(prefix="promosim-bench-") as directory:
@@ -288,7 +291,7 @@ def _experiment_figures(data: dict[str, Any]) -> list[Figure]:
 # --------------------------------------------------------------------------- OPE
 
 
-def _measure_ope(quick: bool) -> dict[str, Any]:
+def _measure_ope(quick: bool, out: Path) -> dict[str, Any]:
     from experiments.ope.bench import bench_ope
     from experiments.ope.validate import validate
 
@@ -392,7 +395,7 @@ def run_groups(
             if on_start:
                 on_start(group, position)
             started = time.perf_counter()
-            data = group.measure(quick)
+            data = group.measure(quick, out)
             saved = {"group": group.name, "quick": quick,
                      "seconds": time.perf_counter() - started, "data": data}  # fmt: skip
             write_json(saved, path)

@@ -36,7 +36,7 @@ def test_a_group_is_saved_as_it_finishes_and_reused_on_a_rerun(tmp_path, monkeyp
     (row,) = first[0]["figures"]
     assert row["met"] is True and "DP" in row["measured"]
 
-    def measure_again(quick: bool) -> dict:
+    def measure_again(quick: bool, out) -> dict:
         raise AssertionError("a saved group must not be measured again")
 
     monkeypatch.setitem(
@@ -97,3 +97,24 @@ def test_markdown_rows_mark_what_is_not_met():
     assert lines[2].endswith("t (met) |")
     assert lines[3].endswith("t (**not met**) |")
     assert lines[4].endswith("none |")
+
+
+def test_agent_training_runs_are_saved_as_they_finish_and_not_trained_again(
+    tmp_path, monkeypatch
+):
+    from experiments import agent_figures
+
+    trained = []
+
+    def train(job: dict) -> dict:
+        trained.append(job["seed"])
+        return {**job, "seconds": 1.0, "profits": [float(job["seed"])]}
+
+    monkeypatch.setattr(agent_figures, "train_and_evaluate", train)
+    jobs = [{"env": "reference", "agent": "ppo", "seed": seed, "steps": 10} for seed in (0, 1)]
+    first = agent_figures.train_all(jobs, 1, tmp_path)
+    assert trained == [0, 1] and len(list(tmp_path.glob("*.json"))) == 2
+    (tmp_path / "reference-ppo-seed1-steps10.json").unlink()  # as if killed before seed 1
+    again = agent_figures.train_all(jobs, 1, tmp_path)
+    assert trained == [0, 1, 1]
+    assert again == first
