@@ -768,10 +768,11 @@ def experiment_run(
     )
 
     from experiments.config import load_experiment
-    from experiments.runner import run_experiment
+    from experiments.runner import check_experiment, run_experiment
 
     config, base_dir = load_experiment(file)
     directory = out if out is not None else Path("runs") / config.name
+    check_experiment(config, base_dir, directory, backend, jobs)  # errors before the bar starts
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[running]} running"), TimeElapsedColumn(), TimeRemainingColumn(),

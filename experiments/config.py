@@ -35,18 +35,28 @@ closest valid name, and nothing in the file is ever executed.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from sim.env import ACTION_STYLES, DEFAULT_HORIZON, TASKS
 from sim.errors import InputError, did_you_mean
 
+#: Largest seed: seeds are stored as SQLite integers and offset into env seeds.
+MAX_SEED = 2**32 - 1
+
+#: Most seeds one experiment may ask for (a count of 10**9 is a typo, not a plan).
+MAX_SEED_COUNT = 100_000
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys rejected; TOML types taken as they are (no ``true`` for 1, no ``"5"``
+    for 5, no 1e5 for an integer budget); NaN and infinity rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class ElasticityChange(_Strict):
@@ -107,6 +117,15 @@ class AgentEntry(_Strict):
     def display_name(self) -> str:
         return self.label or self.agent
 
+    @field_validator("hyperparameters")
+    @classmethod
+    def _finite_hyperparameters(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """NaN or infinity anywhere in the hyper-parameters (lists and tables included)."""
+        for name, value in values.items():
+            if not _all_finite(value):
+                raise ValueError(f"hyper-parameter '{name}' must be a finite number, not {value}")
+        return values
+
     @field_validator("agent")
     @classmethod
     def _known_agent(cls, name: str) -> str:
@@ -129,11 +148,33 @@ class ExperimentConfig(_Strict):
     action_style: str = "discrete"
     horizon: int = Field(DEFAULT_HORIZON, ge=1)
     max_price_change: float | None = Field(None, gt=0)
-    seeds: list[int] | int = Field(5, description="a count (0..n-1) or a list of seeds")
+    seeds: list[int] = Field(
+        default_factory=lambda: list(range(5)), description="a count (0..n-1) or a list of seeds"
+    )
     evaluation_episodes: int = Field(5, ge=1)
     baseline: str = Field("ab-test", description="agent label the others are compared with")
     scenarios: list[Scenario] = Field(min_length=1)
     agents: list[AgentEntry] = Field(min_length=1)
+
+    #: The file the experiment was read from (None when built in code): errors found
+    #: later, when the runs are checked against the market, name it.
+    _source: Path | None = PrivateAttr(None)
+
+    @property
+    def source(self) -> Path | None:
+        """The experiment file, when the config was read from one."""
+        return self._source
+
+    @field_validator("name")
+    @classmethod
+    def _usable_name(cls, name: str) -> str:
+        """The name is the default output folder (runs/NAME): one plain path component."""
+        if name in (".", "..") or any(c in name for c in "/\\") or not name.isprintable():
+            raise ValueError(
+                f"name {name!r} must be usable as a folder name (no '/', '\\', control "
+                "characters, '.' or '..')"
+            )
+        return name
 
     @field_validator("task")
     @classmethod
@@ -149,15 +190,25 @@ class ExperimentConfig(_Strict):
             raise ValueError(f"unknown action style '{style}'; expected discrete or continuous")
         return style
 
-    @field_validator("seeds")
+    @field_validator("seeds", mode="before")
     @classmethod
-    def _seed_list(cls, seeds: list[int] | int) -> list[int]:
-        if isinstance(seeds, int):
+    def _seed_list(cls, seeds: object) -> list[int]:
+        """A count n (seeds 0..n-1) or a list of distinct seeds in 0..MAX_SEED."""
+        if isinstance(seeds, int) and not isinstance(seeds, bool):
             if seeds < 1:
                 raise ValueError("a seed count must be at least 1")
+            if seeds > MAX_SEED_COUNT:
+                raise ValueError(f"a seed count must be at most {MAX_SEED_COUNT:,}, got {seeds:,}")
             return list(range(seeds))
-        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-            raise ValueError("seeds must be distinct non-negative integers")
+        expected = f"a seed count or a list of distinct integers from 0 to {MAX_SEED}"
+        if not isinstance(seeds, list) or not seeds:
+            raise ValueError(f"expected {expected}, got {_shown(seeds)}")
+        if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+            raise ValueError(f"seeds must be integers, got {_shown(seeds)}")
+        if len(seeds) > MAX_SEED_COUNT:
+            raise ValueError(f"at most {MAX_SEED_COUNT:,} seeds, got {len(seeds):,}")
+        if len(set(seeds)) != len(seeds) or min(seeds) < 0 or max(seeds) > MAX_SEED:
+            raise ValueError(f"seeds must be distinct integers from 0 to {MAX_SEED}")
         return seeds
 
     @field_validator("scenarios")
@@ -178,7 +229,25 @@ class ExperimentConfig(_Strict):
 
     @property
     def seed_list(self) -> list[int]:
-        return list(self.seeds) if isinstance(self.seeds, list) else list(range(self.seeds))
+        """The seeds, in the file's order."""
+        return list(self.seeds)
+
+
+def _all_finite(value: object) -> bool:
+    """False when a float in ``value`` (or in a list or table inside it) is NaN or infinite."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_all_finite(item) for item in value)
+    if isinstance(value, dict):
+        return all(_all_finite(item) for item in value.values())
+    return True
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters for a one-line message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def load_experiment(path: str | Path) -> tuple[ExperimentConfig, Path]:
@@ -186,19 +255,33 @@ def load_experiment(path: str | Path) -> tuple[ExperimentConfig, Path]:
     resolve from. Every problem is one :class:`InputError` line naming the file and key."""
     path = Path(path)
     try:
-        payload = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, expected a TOML experiment file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: cannot be read ({error})") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot be read ({error.strerror or error})") from None
+    if not data.strip():
+        raise InputError(f"{path}: is empty, expected a TOML experiment file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{path}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); "
+            "expected a TOML experiment file"
+        ) from None
+    try:
+        payload = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InputError(f"{path}: not valid TOML ({error})") from None
+    except RecursionError:
+        raise InputError(f"{path}: not valid TOML (nested too deeply)") from None
     try:
         config = ExperimentConfig.model_validate(payload)
     except ValidationError as error:
         raise InputError(f"{path}: {describe_validation_error(error, ExperimentConfig)}") from None
+    config._source = path
     return config, path.parent
 
 
@@ -216,6 +299,9 @@ def describe_validation_error(error: ValidationError, model: type[BaseModel]) ->
             ", ".join(valid)
         )
     message = first["msg"].removeprefix("Value error, ")
+    given = first.get("input")
+    if first["type"] != "value_error" and isinstance(given, str | int | float | bool):
+        message += f", got {_shown(given)}"
     return f"key '{where}': {message}" if where else message
 
 

@@ -20,17 +20,15 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from experiments.runner import MANIFEST_NAME
+from experiments.runner import open_experiment
 from experiments.stats import OVERALL, summarise, verdict
-from experiments.store import ResultStore
-from sim.atomic import write_atomically, write_text
+from sim.atomic import write_atomically
 from sim.errors import InputError, did_you_mean
 
 SECTIONS = (
@@ -69,38 +67,38 @@ class ExperimentResults:
 
 
 def load_results(directory: Path, baseline: str | None = None) -> ExperimentResults:
-    """The stored results of an experiment directory; ``baseline`` defaults to the file's."""
+    """The stored results of an experiment directory; ``baseline`` defaults to the file's.
+
+    Only the runs its manifest plans are read: a store an earlier version of the
+    experiment wrote into (another horizon, other agents) may hold more."""
     directory = Path(directory)
-    manifest_path = directory / MANIFEST_NAME
-    if not manifest_path.is_file():
-        raise InputError(f"{directory}: not an experiment directory (no {MANIFEST_NAME})")
-    try:
-        config = json.loads(manifest_path.read_text(encoding="utf-8"))["config"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
-        raise InputError(f"{manifest_path}: not a readable experiment manifest ({error})") from None
-    store = ResultStore(directory)
-    runs = store.table("runs")
+    manifest, store = open_experiment(directory)
+    config = manifest["config"]
+    planned = {run["key"] for run in manifest["runs"]}
+    runs = store.table("runs", planned)
     if runs.empty:
         raise InputError(f"{directory}: no finished runs yet (see promosim experiment status)")
     labels = sorted(runs["agent"].unique())
-    chosen = _resolve_baseline(baseline or config.get("baseline", "ab-test"), labels)
+    chosen = _resolve_baseline(
+        str(baseline or config.get("baseline", "ab-test")), labels, directory
+    )
     return ExperimentResults(
         name=str(config.get("name", directory.name)),
         baseline=chosen,
         runs=runs,
-        curves=store.table("curves"),
-        periods=store.table("periods"),
-        segments=store.table("segments"),
+        curves=store.table("curves", planned),
+        periods=store.table("periods", planned),
+        segments=store.table("segments", planned),
     )
 
 
-def _resolve_baseline(baseline: str, labels: list[str]) -> str:
+def _resolve_baseline(baseline: str, labels: list[str], directory: Path) -> str:
     """An agent label; ``ab`` is short for the A/B test."""
     aliases = {"ab": "ab-test", "a/b": "ab-test"}
     name = aliases.get(baseline.lower(), baseline)
     if name not in labels:
         raise InputError(
-            f"baseline '{baseline}' is not an agent of this experiment"
+            f"{directory}: baseline '{baseline}' is not an agent of this experiment"
             f"{did_you_mean(name, labels)}; agents are: {', '.join(labels)}"
         )
     return name
@@ -265,11 +263,26 @@ def write_report(directory: Path, baseline: str | None = None, n_resamples: int 
     }
     segments = segment_breakdown(results.segments).reset_index()
     directory = Path(directory)
-    markdown = _markdown(results, summary, verdicts, figures, segments, directory)
+    # Everything is rendered before the first file is written: a failure in the
+    # statistics or the figures leaves no file; each file is replaced whole or not at all.
+    markdown, pngs = _markdown(results, summary, verdicts, figures, segments)
     page = _html(results, summary, verdicts, figures, segments)
-    md_path = write_text(markdown, directory / "report.md")
-    html_path = write_text(page, directory / "report.html")
-    return {"markdown": str(md_path), "html": str(html_path), "runs": int(len(results.runs))}
+    outputs = [
+        *((directory / name, lambda path, data=png: path.write_bytes(data)) for name, png in pngs),
+        (directory / "report.md", lambda path: path.write_text(markdown, encoding="utf-8")),
+        (directory / "report.html", lambda path: path.write_text(page, encoding="utf-8")),
+    ]
+    for destination, write in outputs:
+        try:
+            write_atomically(destination, write)
+        except OSError as error:
+            reason = error.strerror or error
+            raise InputError(f"{destination}: cannot be written ({reason})") from None
+    return {
+        "markdown": str(directory / "report.md"),
+        "html": str(directory / "report.html"),
+        "runs": int(len(results.runs)),
+    }
 
 
 def _markdown_table(frame: pd.DataFrame) -> str:
@@ -279,8 +292,16 @@ def _markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join([header, rule, *rows])
 
 
-def _markdown(results, summary, verdicts, figures, segments, directory: Path) -> str:  # noqa: ANN001
-    """report.md: the figures are written beside it as PNG files (Markdown cannot embed)."""
+def _markdown(
+    results: ExperimentResults,
+    summary: pd.DataFrame,
+    verdicts: dict[str, str],
+    figures: dict[str, bytes | None],
+    segments: pd.DataFrame,
+) -> tuple[str, list[tuple[str, bytes]]]:
+    """report.md and its figures, to be written beside it as PNG files (Markdown cannot
+    embed them): the text and (file name, PNG bytes) pairs."""
+    pngs: list[tuple[str, bytes]] = []
     lines = [f"# Experiment {results.name}", ""]
     lines += [f"{len(results.runs)} runs; baseline: {results.baseline}.", "", "## Verdicts", ""]
     for scenario, paragraph in verdicts.items():
@@ -292,11 +313,11 @@ def _markdown(results, summary, verdicts, figures, segments, directory: Path) ->
             lines += ["No agent of this experiment trained (every budget is 0).", ""]
             continue
         name = f"report-{title.lower().replace(' ', '-')}.png"
-        write_atomically(directory / name, lambda path, data=png: path.write_bytes(data))
+        pngs.append((name, png))
         lines += [f"![{title}]({name})", ""]
         if title == "Segments":
             lines += [_markdown_table(segments), ""]
-    return "\n".join(lines)
+    return "\n".join(lines), pngs
 
 
 def _html_table(frame: pd.DataFrame) -> str:

@@ -13,13 +13,21 @@ the luck of the draw.
 
 **Resume.** The parent process is the only writer: each result goes into the store in
 one transaction as soon as its run finishes. A rerun skips keys already stored; a kill
-loses at most the runs in flight.
+loses at most the runs in flight. Local worker processes watch their parent and exit
+as soon as it is gone, so a killed batch leaves no process behind to finish its runs.
+
+**Nothing half-made.** Before anything is written, every scenario's env is built from
+the market and every agent is made with its hyper-parameters and set up for the task
+(:func:`check_runs`), so a broken market file or a bad hyper-parameter is one
+:class:`~sim.errors.InputError` naming the experiment file, and ``--out`` is not created.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,7 +38,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from experiments.config import AgentEntry, ExperimentConfig, Scenario
-from experiments.store import ResultStore
+from experiments.store import STORE_NAME, ResultStore
 from sim.errors import InputError
 
 #: First env seed of evaluation episodes; seed s of an experiment evaluates on
@@ -107,13 +115,15 @@ def evaluation_seeds(seed: int, episodes: int) -> list[int]:
     return list(range(start, start + episodes))
 
 
-def build_env(run: RunConfig) -> Any:
-    """The scenario's env for a run (common random numbers on)."""
+def build_env(run: RunConfig, market: Any = None) -> Any:
+    """The scenario's env for a run (common random numbers on); ``market`` is the run's
+    market already loaded (:class:`~sim.market.MarketParameters`), or None to load it."""
     from experiments.scenarios import scenario_guardrails, scenario_market
     from sim.env import MarketEnv, resolve_market
     from sim.guardrails import Guardrails
 
-    params = scenario_market(resolve_market(run.market), run.scenario, run.horizon)
+    source = run.market if market is None else market
+    params = scenario_market(resolve_market(source), run.scenario, run.horizon)
     rails = Guardrails(max_price_change=run.max_price_change)
     guardrails = scenario_guardrails(rails, run.scenario)
     return MarketEnv(
@@ -187,6 +197,66 @@ def run_one(run: RunConfig) -> dict[str, Any]:
     }
 
 
+def check_experiment(
+    config: ExperimentConfig, base_dir: Path, out: Path, backend: str = "local", jobs: int = 1
+) -> list[RunConfig]:
+    """Raise the :class:`InputError` a batch would meet, before anything is written: the
+    backend, the jobs, the output directory (a directory or nothing yet; its store, if
+    there is one, a promosim store) and every run (:func:`check_runs`). Returns the runs."""
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend '{backend}'; expected local or ray")
+    if jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {jobs}")
+    out = Path(out)
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise InputError(f"{folder}: is a file, expected a directory for --out {out}")
+            break
+    if (out / STORE_NAME).exists():
+        ResultStore.open(out)  # resuming: the store must be one of ours, and whole
+    where = f"{config.source}: " if config.source is not None else ""
+    try:
+        runs = expand(config, base_dir)
+    except InputError as error:
+        raise InputError(f"{where}key 'market': {error}") from None
+    check_runs(config, runs)
+    return runs
+
+
+def check_runs(config: ExperimentConfig, runs: list[RunConfig]) -> None:
+    """Raise the :class:`InputError` a run would meet first, before any is started: the
+    market loads, each scenario applies to it, each agent accepts its hyper-parameters
+    and is set up for the first scenario's env (its spaces and horizon: an A/B test
+    needs room for a test). Messages name the experiment file and the key at fault."""
+    from agents.registry import make_agent
+    from sim.env import resolve_market
+
+    if not runs:
+        return
+    where = f"{config.source}: " if config.source is not None else ""
+    try:
+        market = resolve_market(runs[0].market)
+    except InputError as error:
+        raise InputError(f"{where}key 'market': {error}") from None
+    first_of: dict[str, RunConfig] = {}
+    for run in runs:
+        first_of.setdefault(run.scenario.name, run)
+    envs = []
+    for index, scenario in enumerate(config.scenarios):
+        try:
+            envs.append(build_env(first_of[scenario.name], market))
+        except InputError as error:
+            raise InputError(f"{where}key 'scenarios.{index}': {error}") from None
+    for index, entry in enumerate(config.agents):
+        try:
+            agent = make_agent(entry.agent, **entry.hyperparameters)
+            agent.setup_for(envs[0])
+        except InputError as error:
+            name = entry.display_name
+            raise InputError(f"{where}key 'agents.{index}' ({name}): {error}") from None
+
+
 @dataclass
 class BatchProgress:
     """What a progress display needs: runs done (this time and before), running, total."""
@@ -210,14 +280,10 @@ def run_experiment(
     progress: ProgressHook | None = None,
 ) -> BatchProgress:
     """Run every run of ``config`` not yet in ``out``'s store; store each as it finishes."""
-    if backend not in BACKENDS:
-        raise InputError(f"unknown backend '{backend}'; expected local or ray")
-    if jobs < 1:
-        raise InputError(f"--jobs must be at least 1, got {jobs}")
-    runs = expand(config, base_dir)
+    runs = check_experiment(config, base_dir, out, backend, jobs)
     store = ResultStore(out)
+    finished = store.finished_keys()  # creates the directory and the store, or checks them
     _write_manifest(out, config, runs)
-    finished = store.finished_keys()
     pending = [run for run in runs if run.key not in finished]
     state = BatchProgress(total=len(runs), skipped=len(runs) - len(pending))
     state.running = min(jobs, len(pending))
@@ -245,11 +311,34 @@ def _results(
     from joblib import Parallel, delayed, parallel_config
 
     def local() -> Iterator[dict[str, Any]]:
-        with parallel_config(backend="loky", n_jobs=jobs):
+        watch = {"initializer": watch_parent, "initargs": (os.getpid(),)}
+        with parallel_config(backend="loky", n_jobs=jobs, **watch):
             calls = (delayed(run_one)(run) for run in runs)
             yield from Parallel(return_as="generator_unordered")(calls)
 
     return local()
+
+
+#: How often a worker process checks that the batch's process is still there (seconds).
+PARENT_CHECK_SECONDS = 0.2
+
+
+def watch_parent(parent: int) -> None:
+    """Worker initializer: exit the worker as soon as ``parent`` (the process that runs
+    the batch and alone writes the store) is gone, rather than finish its run for nobody.
+
+    A parent killed with SIGKILL cannot stop its workers, and loky's would otherwise run
+    on until their idle timeout. An orphan is re-parented, so ``os.getppid()`` changes.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    if os.getppid() != parent:  # already orphaned before the thread could start
+        os._exit(1)
+    threading.Thread(target=watch, name="promosim-watch-parent", daemon=True).start()
 
 
 def _ray_results(
@@ -304,19 +393,59 @@ def _write_manifest(out: Path, config: ExperimentConfig, runs: list[RunConfig]) 
     )
 
 
+def open_experiment(directory: Path) -> tuple[dict[str, Any], ResultStore]:
+    """The manifest and the store of an experiment directory, both checked; nothing is
+    created. Every problem is one :class:`InputError` naming the directory or the file."""
+    directory = Path(directory)
+    if not directory.exists():
+        raise InputError(
+            f"{directory}: no such directory (expected an experiment directory from "
+            "promosim experiment run)"
+        )
+    if not directory.is_dir():
+        raise InputError(f"{directory}: is a file, expected an experiment directory")
+    manifest_path = directory / MANIFEST_NAME
+    if not manifest_path.is_file():
+        beside = (
+            f"beside its {STORE_NAME}" if (directory / STORE_NAME).exists() else f"or {STORE_NAME}"
+        )
+        raise InputError(
+            f"{directory}: not an experiment directory (no {MANIFEST_NAME} {beside}; "
+            "see promosim experiment run)"
+        )
+    manifest = _read_manifest(manifest_path)
+    return manifest, ResultStore.open(directory)
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    """``experiment.json``: the resolved config and the planned runs."""
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(f"{path}: not a readable experiment manifest ({error})") from None
+    fields = {"key": str, "scenario": str, "agent": str, "seed": int}
+    valid = (
+        isinstance(manifest, dict)
+        and isinstance(manifest.get("config"), dict)
+        and isinstance(manifest.get("runs"), list)
+        and all(
+            isinstance(run, dict) and all(isinstance(run.get(k), t) for k, t in fields.items())
+            for run in manifest["runs"]
+        )
+    )
+    if not valid:
+        raise InputError(
+            f"{path}: not an experiment manifest (expected 'config' and 'runs' with "
+            "key, scenario, agent and seed per run)"
+        )
+    return manifest
+
+
 def experiment_status(directory: Path) -> list[dict[str, Any]]:
     """Runs done and planned per (scenario, agent), from the manifest and the store."""
-    manifest_path = Path(directory) / MANIFEST_NAME
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        planned = manifest["runs"]
-    except FileNotFoundError:
-        raise InputError(
-            f"{directory}: not an experiment directory (no {MANIFEST_NAME}; see experiment run)"
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
-        raise InputError(f"{manifest_path}: not a readable experiment manifest ({error})") from None
-    finished = ResultStore(directory).finished_keys()
+    manifest, store = open_experiment(directory)
+    planned = manifest["runs"]
+    finished = store.finished_keys()
     counts: dict[tuple[str, str], list[int]] = {}
     for run in planned:
         done_and_total = counts.setdefault((run["scenario"], run["agent"]), [0, 0])

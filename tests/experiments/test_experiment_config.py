@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import math
+import tomllib
+from datetime import datetime
+from pathlib import Path
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from experiments.config import Scenario, load_experiment
+from experiments.config import (
+    AgentEntry,
+    CompetitorShockChange,
+    EffectSwitches,
+    ElasticityChange,
+    ExperimentConfig,
+    PromotionFatigue,
+    Scenario,
+    load_experiment,
+)
 from experiments.runner import expand
 from experiments.scenarios import scenario_guardrails, scenario_market
 from sim.errors import InputError
@@ -119,3 +135,139 @@ def test_an_unknown_segment_is_named_with_the_closest_one():
     )
     with pytest.raises(InputError, match=f"did you mean '{name}'"):
         scenario_market(market, scenario, horizon=52)
+
+
+# --- fuzz: whatever the file holds, only InputError escapes ------------------------------
+
+#: Every key name the loader knows, at any depth, so that random tables reach the nested
+#: models and validators rather than stopping at the first unknown key.
+KNOWN_KEYS = sorted(
+    {
+        *ExperimentConfig.model_fields, *Scenario.model_fields, *AgentEntry.model_fields,
+        *ElasticityChange.model_fields, *CompetitorShockChange.model_fields,
+        *EffectSwitches.model_fields, *PromotionFatigue.model_fields,
+    }
+)  # fmt: skip
+
+#: A valid experiment as a dict: random changes to it get past the first checks.
+VALID_PAYLOAD = tomllib.loads(MINIMAL)
+
+scalars = st.one_of(
+    st.integers(min_value=-3, max_value=60),
+    st.integers(),
+    st.integers(min_value=2**31, max_value=2**80),  # huge counts, seeds, horizons
+    st.integers(max_value=-(2**31)),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.text(max_size=12),
+    st.sampled_from(["status-quo", "random", "stationary", "pricing", "as-is", "*", "ab-test"]),
+    st.datetimes().map(lambda moment: moment.replace(microsecond=0)),
+)
+keys = st.one_of(st.sampled_from(KNOWN_KEYS), st.text(min_size=1, max_size=10))
+values = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(keys, children, max_size=4)
+    ),
+    max_leaves=12,
+)
+#: Half scalars: a key of a valid file mostly gets a value of about the right shape.
+field_values = st.one_of(scalars, values)
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: quotes, backslashes and control characters escaped."""
+    escaped = []
+    for character in text:
+        if character in '"\\':
+            escaped.append("\\" + character)
+        elif ord(character) < 0x20 or ord(character) == 0x7F:
+            escaped.append(f"\\u{ord(character):04x}")
+        else:
+            escaped.append(character)
+    return '"' + "".join(escaped) + '"'
+
+
+def _toml_value(value: object) -> str:
+    """A value in TOML's inline syntax (tables inline, so any nesting fits on one line)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        pairs = (f"{_toml_string(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{" + ", ".join(pairs) + "}"
+    raise TypeError(type(value))
+
+
+def _toml_document(payload: dict) -> str:
+    return "".join(f"{_toml_string(k)} = {_toml_value(v)}\n" for k, v in payload.items())
+
+
+def _load_only_input_errors(path: Path) -> None:
+    """Load (and expand, when valid) ``path``: any exception but InputError is a bug."""
+    try:
+        config, base = load_experiment(path)
+        expand(config, base)
+    except InputError as error:
+        assert "\n" not in str(error) and str(error)
+
+
+def test_the_toml_writer_of_the_fuzz_round_trips():
+    """The fuzz below means something only if its documents parse back to its dicts."""
+    payload = {"a b": [1, -2.5, 'x"\\\n\x7f', True, {"c": []}], "inf": float("inf")}
+    assert tomllib.loads(_toml_document(payload)) == payload
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(payload=st.dictionaries(keys, values, max_size=8))
+def test_random_tables_raise_only_input_errors(tmp_path_factory, payload):
+    path = tmp_path_factory.mktemp("fuzz") / "experiment.toml"
+    path.write_text(_toml_document(payload), encoding="utf-8")
+    _load_only_input_errors(path)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(
+    changes=st.dictionaries(st.sampled_from(list(ExperimentConfig.model_fields)), field_values,
+                            max_size=3),
+    scenario=st.dictionaries(st.sampled_from(list(Scenario.model_fields)), field_values,
+                             max_size=3),
+    agent=st.dictionaries(st.sampled_from(list(AgentEntry.model_fields)), field_values,
+                          max_size=3),
+)  # fmt: skip
+def test_random_changes_to_a_valid_file_raise_only_input_errors(
+    tmp_path_factory, changes, scenario, agent
+):
+    payload = {**VALID_PAYLOAD, **changes}
+    payload["scenarios"] = [{**VALID_PAYLOAD["scenarios"][1], **scenario}]
+    payload["agents"] = [{**VALID_PAYLOAD["agents"][0], **agent}]
+    path = tmp_path_factory.mktemp("fuzz") / "experiment.toml"
+    path.write_text(_toml_document(payload), encoding="utf-8")
+    _load_only_input_errors(path)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(
+    data=st.one_of(
+        st.binary(max_size=400),
+        st.binary(max_size=60).map(lambda noise: MINIMAL.encode("utf-8")[:200] + noise),
+        st.text(max_size=200).map(lambda text: text.encode("utf-8")),
+    )
+)
+def test_random_bytes_raise_only_input_errors(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("fuzz") / "experiment.toml"
+    path.write_bytes(data)
+    _load_only_input_errors(path)

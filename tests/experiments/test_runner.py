@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from experiments.config import load_experiment
 from experiments.runner import expand, experiment_status, run_experiment
-from experiments.store import STORE_NAME, ResultStore
+from experiments.store import DETAIL_TABLES, STORE_NAME, ResultStore
 
 SMALL = """
 name = "small"
@@ -39,6 +38,17 @@ agent = "thompson"
 [[agents]]
 agent = "ab-test"
 """
+
+
+#: A fourth agent that trains, so that the learning-curve table has rows to compare.
+TRAINED_AGENT = """
+[[agents]]
+agent = "q-learning"
+budget = 64
+"""
+
+#: Columns that time a run rather than describe its result.
+TIMINGS = ["train_seconds", "seconds"]
 
 
 def _experiment(tmp_path: Path, seeds: int = 2):
@@ -77,39 +87,31 @@ def test_agents_of_a_scenario_and_seed_face_the_same_demand_draws(tmp_path):
     assert runs[("as-is", "status-quo")] == runs[("no reference", "status-quo")]
 
 
-def test_the_same_experiment_gives_the_same_numbers_with_one_or_two_jobs(tmp_path):
-    config, base = _experiment(tmp_path, seeds=1)
-    run_experiment(config, base, tmp_path / "one", jobs=1)
-    run_experiment(config, base, tmp_path / "two", jobs=2)
-    one = ResultStore(tmp_path / "one").table("runs").drop(columns=["train_seconds", "seconds"])
-    two = ResultStore(tmp_path / "two").table("runs").drop(columns=["train_seconds", "seconds"])
-    assert one.equals(two)
-
-
-def test_a_killed_batch_resumes_to_every_run_exactly_once(tmp_path):
-    config, base = _experiment(tmp_path, seeds=3)
-    out = tmp_path / "out"
-    expected = {run.key for run in expand(config, base)}
-    command = [sys.executable, "-m", "cli", "experiment", "run", str(tmp_path / "small.toml"),
-               "--out", str(out)]  # fmt: skip
+def test_one_job_and_two_jobs_in_separate_processes_store_the_same_numbers(tmp_path):
+    """``experiment run --jobs 1`` and ``--jobs 2`` (loky workers, runs finishing in any
+    order), each its own process with its own hash seed: every table equal to the bit."""
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL.format(seeds=2) + TRAINED_AGENT, encoding="utf-8")
     root = Path(__file__).resolve().parents[2]
-    environment = {**os.environ, "PYTHONPATH": str(root)}
-    runner = subprocess.Popen(command, cwd=root, env=environment, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if (out / STORE_NAME).exists() and len(_stored_keys(out)) >= 3:
-            break
-        time.sleep(0.2)
-    runner.send_signal(signal.SIGKILL)
-    runner.wait()
-    partial = _stored_keys(out)
-    assert 3 <= len(partial) < len(expected)
-    config, base = load_experiment(tmp_path / "small.toml")
-    state = run_experiment(config, base, out)
-    keys = _stored_keys(out)
-    assert len(keys) == len(set(keys)) == len(expected)
-    assert set(keys) == expected
-    assert state.skipped == len(partial)
+    runners = {
+        jobs: subprocess.Popen(
+            [sys.executable, "-m", "cli", "experiment", "run", str(path), "--jobs", str(jobs),
+             "--out", str(tmp_path / f"jobs-{jobs}")],
+            cwd=root, env={**os.environ, "PYTHONPATH": str(root), "PYTHONHASHSEED": str(jobs)},
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        for jobs in (1, 2)
+    }
+    for runner in runners.values():
+        _, errors = runner.communicate(timeout=300)
+        assert runner.returncode == 0, errors.decode()
+    one, two = ResultStore.open(tmp_path / "jobs-1"), ResultStore.open(tmp_path / "jobs-2")
+    assert len(one.table("runs")) == 16 and not one.table("curves").empty
+    for table in ("runs", *DETAIL_TABLES):
+        first, second = one.table(table), two.table(table)
+        if table == "runs":
+            first, second = first.drop(columns=TIMINGS), second.drop(columns=TIMINGS)
+        pd.testing.assert_frame_equal(first, second, check_exact=True)
 
 
 def test_the_ray_backend_runs_on_a_local_instance(tmp_path):
