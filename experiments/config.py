@@ -9,6 +9,7 @@ and the evaluation episodes::
     market = "default"
     task = "pricing"
     seeds = 10                      # seeds 0..9, or a list [3, 7, 11]
+    products = ["P06"]              # optional: these products alone (the DP oracle's task)
     horizon = 52
     evaluation_episodes = 5
 
@@ -152,6 +153,9 @@ class ExperimentConfig(_Strict):
         default_factory=lambda: list(range(5)), description="a count (0..n-1) or a list of seeds"
     )
     evaluation_episodes: int = Field(5, ge=1)
+    products: list[str] | None = Field(
+        None, min_length=1, description="price only these products of the market (default: all)"
+    )
     baseline: str = Field("ab-test", description="agent label the others are compared with")
     scenarios: list[Scenario] = Field(min_length=1)
     agents: list[AgentEntry] = Field(min_length=1)

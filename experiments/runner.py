@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict
 
 from experiments.config import AgentEntry, ExperimentConfig, Scenario
 from experiments.store import STORE_NAME, ResultStore
-from sim.errors import InputError
+from sim.errors import InputError, did_you_mean
 
 #: First env seed of evaluation episodes; seed s of an experiment evaluates on
 #: EVALUATION_SEED_BASE + 1000 s, +1, ...: apart from training, which starts at seed s.
@@ -55,6 +55,7 @@ class RunConfig(BaseModel):
 
     experiment: str
     market: str  # preset name or absolute path
+    products: tuple[str, ...] | None = None  # the market's products priced (None: all)
     task: str
     action_style: str
     horizon: int
@@ -67,7 +68,9 @@ class RunConfig(BaseModel):
     @property
     def key(self) -> str:
         """Hash of the resolved config: equal configs share a key, any change makes a new one."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        # Fields added later are left out while unset, so a store's keys stay valid.
+        unset = {"products"} if self.products is None else set()
+        canonical = json.dumps(self.model_dump(mode="json", exclude=unset), sort_keys=True)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:20]
 
 
@@ -94,6 +97,7 @@ def expand(config: ExperimentConfig, base_dir: Path) -> list[RunConfig]:
         RunConfig(
             experiment=config.name,
             market=market,
+            products=tuple(config.products) if config.products else None,
             task=config.task,
             action_style=config.action_style,
             horizon=config.horizon,
@@ -115,6 +119,23 @@ def evaluation_seeds(seed: int, episodes: int) -> list[int]:
     return list(range(start, start + episodes))
 
 
+def only_products(params: Any, names: tuple[str, ...]) -> Any:
+    """The market restricted to the named products, in the order given."""
+    from sim.presets import restrict_products
+
+    known = list(params.product_names)
+    for name in names:
+        if name not in known:
+            raise InputError(
+                f"key 'products': unknown product '{name}'{did_you_mean(name, known)}; "
+                f"the market's products are {', '.join(known[:12])}"
+                + (" ..." if len(known) > 12 else "")
+            )
+    if len(set(names)) < len(names):
+        raise InputError(f"key 'products': a product is named twice in {list(names)}")
+    return restrict_products(params, [known.index(name) for name in names])
+
+
 def build_env(run: RunConfig, market: Any = None) -> Any:
     """The scenario's env for a run (common random numbers on); ``market`` is the run's
     market already loaded (:class:`~sim.market.MarketParameters`), or None to load it."""
@@ -123,7 +144,10 @@ def build_env(run: RunConfig, market: Any = None) -> Any:
     from sim.guardrails import Guardrails
 
     source = run.market if market is None else market
-    params = scenario_market(resolve_market(source), run.scenario, run.horizon)
+    params = resolve_market(source)
+    if run.products is not None:
+        params = only_products(params, run.products)
+    params = scenario_market(params, run.scenario, run.horizon)
     rails = Guardrails(max_price_change=run.max_price_change)
     guardrails = scenario_guardrails(rails, run.scenario)
     return MarketEnv(
@@ -239,6 +263,11 @@ def check_runs(config: ExperimentConfig, runs: list[RunConfig]) -> None:
         market = resolve_market(runs[0].market)
     except InputError as error:
         raise InputError(f"{where}key 'market': {error}") from None
+    if runs[0].products is not None:
+        try:
+            only_products(market, runs[0].products)
+        except InputError as error:
+            raise InputError(f"{where}{error}") from None
     first_of: dict[str, RunConfig] = {}
     for run in runs:
         first_of.setdefault(run.scenario.name, run)

@@ -123,3 +123,41 @@ def test_the_ray_backend_runs_on_a_local_instance(tmp_path):
     run_experiment(config, base, tmp_path / "local")
     reference = ResultStore(tmp_path / "local").table("runs")
     assert local["profit"].tolist() == reference["profit"].tolist()
+
+
+def test_products_restrict_the_market_and_name_the_runs(tmp_path):
+    from experiments.runner import build_env, check_runs
+
+    path = tmp_path / "products.toml"
+    path.write_text(
+        SMALL.format(seeds=1).replace('"pricing-reference"', '"default"\nproducts = ["P06"]'),
+        encoding="utf-8",
+    )
+    config, base_dir = load_experiment(path)
+    runs = expand(config, base_dir)
+    env = build_env(runs[0])
+    assert env.params.product_names == ("P06",)
+    check_runs(config, runs)
+    # the key covers the products; without them it is the key of the same run as before
+    unrestricted = runs[0].model_copy(update={"products": None})
+    assert unrestricted.key != runs[0].key
+    # keys of stores written before products existed: the hash of the other fields
+    import hashlib
+    import json
+
+    legacy = json.dumps(unrestricted.model_dump(mode="json", exclude={"products"}), sort_keys=True)
+    assert hashlib.sha256(legacy.encode("utf-8")).hexdigest()[:20] == unrestricted.key
+
+
+def test_an_unknown_product_is_named_with_the_closest_one(tmp_path):
+    from experiments.runner import check_runs
+    from sim.errors import InputError
+
+    path = tmp_path / "products.toml"
+    path.write_text(
+        SMALL.format(seeds=1).replace('"pricing-reference"', '"default"\nproducts = ["P066"]'),
+        encoding="utf-8",
+    )
+    config, base_dir = load_experiment(path)
+    with pytest.raises(InputError, match=r"key 'products': unknown product 'P066' \(did you mean"):
+        check_runs(config, expand(config, base_dir))
