@@ -125,15 +125,18 @@ def test_the_ray_backend_runs_on_a_local_instance(tmp_path):
     assert local["profit"].tolist() == reference["profit"].tolist()
 
 
+def _products_experiment(tmp_path: Path, products: str):
+    """The small experiment on the default market with ``products = [...]``."""
+    path = tmp_path / "products.toml"
+    market = f'"default"\nproducts = {products}'
+    path.write_text(SMALL.format(seeds=1).replace('"pricing-reference"', market), "utf-8")
+    return load_experiment(path)
+
+
 def test_products_restrict_the_market_and_name_the_runs(tmp_path):
     from experiments.runner import build_env, check_runs
 
-    path = tmp_path / "products.toml"
-    path.write_text(
-        SMALL.format(seeds=1).replace('"pricing-reference"', '"default"\nproducts = ["P06"]'),
-        encoding="utf-8",
-    )
-    config, base_dir = load_experiment(path)
+    config, base_dir = _products_experiment(tmp_path, '["P06"]')
     runs = expand(config, base_dir)
     env = build_env(runs[0])
     assert env.params.product_names == ("P06",)
@@ -153,11 +156,6 @@ def test_an_unknown_product_is_named_with_the_closest_one(tmp_path):
     from experiments.runner import check_runs
     from sim.errors import InputError
 
-    path = tmp_path / "products.toml"
-    path.write_text(
-        SMALL.format(seeds=1).replace('"pricing-reference"', '"default"\nproducts = ["P066"]'),
-        encoding="utf-8",
-    )
-    config, base_dir = load_experiment(path)
+    config, base_dir = _products_experiment(tmp_path, '["P066"]')
     with pytest.raises(InputError, match=r"key 'products': unknown product 'P066' \(did you mean"):
         check_runs(config, expand(config, base_dir))
