@@ -7,6 +7,7 @@ file has a ``rating`` column (explicit feedback: customer, product, rating).
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,13 @@ from recsys.models import BASELINE, Recommender, default_models, make_model
 from recsys.models.base import check_k
 from recsys.rules import cross_sell_rules
 from sim.atomic import write_atomically, write_parquet
-from sim.data import ColumnMapping, TransactionLog, read_transaction_log
+from sim.data import (
+    MAX_COLUMNS,
+    ColumnMapping,
+    TransactionLog,
+    read_parquet_frame,
+    read_transaction_log,
+)
 from sim.errors import InputError, describe_path
 
 #: Suffixes a recommendations file can be written as.
@@ -52,7 +59,8 @@ def load_feedback(path: str | Path, columns: ColumnMapping | None = None) -> Fee
     """A validated transaction log, or explicit ratings if the file has a ``rating`` column.
 
     Ratings use ``columns.customer`` / ``columns.product`` when given, else columns
-    named ``customer`` and ``product``.
+    named ``customer`` and ``product``. Every problem with the file raises
+    :class:`InputError`, one line naming it (see :func:`sim.data.read_transaction_log`).
     """
     path = Path(path)
     columns = columns or ColumnMapping()
@@ -60,6 +68,11 @@ def load_feedback(path: str | Path, columns: ColumnMapping | None = None) -> Fee
     rating = next((name for name in header if name.strip().lower() == RATING_COLUMN), None)
     if rating is None:
         return read_transaction_log(path, columns)
+    if len(header) > MAX_COLUMNS:
+        raise InputError(
+            f"{describe_path(path)}: has {len(header):,} columns, more than a ratings table "
+            f"has (at most {MAX_COLUMNS:,}); expected columns customer, product and rating"
+        )
     frame = _read_table(path)
     return interactions_from_ratings(
         frame,
@@ -244,21 +257,37 @@ def _plain_row(row: pd.Series) -> dict[str, Any]:
     return plain
 
 
+#: Most bytes read to find a text file's header line.
+_HEADER_BYTES = 16 * 2**20
+
+
 def _header(path: Path) -> list[str]:
     """Column names of a CSV/TSV/Parquet file, or [] when they cannot be read cheaply.
 
-    An unreadable file is left to :func:`sim.data.read_transaction_log`, which says why.
+    Parquet names come from the schema; a text file's from its first line, split at tabs
+    if it has any, else at commas, else at whitespace (so a file of any width costs one
+    line). An unreadable file is left to :func:`sim.data.read_transaction_log`, which
+    says why.
     """
     try:
         with path.open("rb") as handle:
             magic = handle.read(4)
-        if magic == b"PAR1":
-            import pyarrow.parquet as pq
+            if magic == b"PAR1":
+                import pyarrow.parquet as pq
 
-            return list(pq.read_schema(path).names)
-        return [str(name) for name in pd.read_csv(path, nrows=0, sep=None, engine="python").columns]
+                return list(pq.read_schema(path).names)
+            handle.seek(0)
+            line = handle.readline(_HEADER_BYTES).decode("utf-8-sig").strip("\r\n")
     except Exception:  # any failure means "not obviously ratings"
         return []
+    separator = next((candidate for candidate in ("\t", ",") if candidate in line), None)
+    if separator is None:
+        return line.split()
+    try:
+        names = next(csv.reader([line], delimiter=separator), [])
+    except csv.Error:  # a field longer than the csv module's limit: not a ratings header
+        return []
+    return [name.strip() for name in names]
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -270,9 +299,13 @@ def _read_table(path: Path) -> pd.DataFrame:
         with path.open("rb") as handle:
             magic = handle.read(4)
         if magic == b"PAR1":
-            return pd.read_parquet(path)
+            return read_parquet_frame(path)
         separator = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
         return pd.read_csv(path, sep=separator, dtype={"customer": str, "product": str})
+    except UnicodeDecodeError as error:
+        raise InputError(f"{name}: is not UTF-8 text; save the file as UTF-8") from error
+    except InputError:
+        raise
     except Exception as error:  # the readers' failures on a bad file are many and varied
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(f"{name}: cannot be read as a table ({first})") from error

@@ -24,6 +24,7 @@ import io
 import itertools
 import re
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,6 +161,11 @@ _EXPECTED_TABLE = (
     "whitespace-delimited text or Parquet"
 )
 
+#: Most columns a log may have. A log needs a handful (customer, date, quantity, price or
+#: amount, product, promo) and real exports carry tens more; thousands mean a wide table
+#: (customers x products, say), which would take minutes to parse only to be rejected.
+MAX_COLUMNS = 1_000
+
 
 def _option(field_name: str) -> str:
     """The CLI option that names the column of ``field_name``."""
@@ -203,7 +209,8 @@ def read_transaction_log(
     (case, spaces, underscores, hyphens and dots ignored; see ``_SYNONYMS``).
     customer, date, quantity and one of price (per unit) or amount (per line) are
     required; a log without product is one product, :data:`SINGLE_PRODUCT`, and one
-    without promo has no promotions.
+    without promo has no promotions. A file of more than :data:`MAX_COLUMNS` columns
+    is refused before it is parsed.
 
     Values: dates as ``YYYY-MM-DD`` (optionally with a time and a time zone, both
     dropped) or ``YYYYMMDD``; quantity, price and amount finite numbers >= 0; promo
@@ -245,6 +252,7 @@ def _read_raw_table(path: Path) -> _RawTable:
     if not head:
         raise InputError(f"{name}: is empty, 0 bytes ({_EXPECTED_TABLE})")
     if head == _PARQUET_MAGIC:
+        _check_width(path, _parquet_width(path))
         frame = _read_parquet(path)
         return _RawTable(_checked_shape(path, frame), path)
     if path.suffix.lower() in _PARQUET_SUFFIXES:
@@ -252,10 +260,47 @@ def _read_raw_table(path: Path) -> _RawTable:
     return _read_text(path)
 
 
+def _parquet_width(path: Path) -> int:
+    """The number of columns in a Parquet file's schema (read without its data)."""
+    import pyarrow.parquet as pq
+
+    try:
+        return len(pq.read_schema(path).names)
+    except Exception as error:  # the reader's failures on a bad file are many and varied
+        raise InputError(
+            f"{describe_path(path)}: is not a readable Parquet file ({_first_line(error)})"
+        ) from error
+
+
+def _check_width(path: Path, width: int) -> None:
+    """Raise :class:`InputError` for a table of more than :data:`MAX_COLUMNS` columns."""
+    if width > MAX_COLUMNS:
+        raise InputError(
+            f"{describe_path(path)}: has {width:,} columns, more than a transaction log has "
+            f"(at most {MAX_COLUMNS:,}); expected one line per purchase, not a wide table "
+            "such as customers x products"
+        )
+
+
 def _read_parquet(path: Path) -> pd.DataFrame:
     """The Parquet file's columns, types kept; any reader failure becomes InputError."""
+    return read_parquet_frame(path)
+
+
+def read_parquet_frame(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A Parquet file (or some of its ``columns``) as a DataFrame, its data checked whole.
+
+    pyarrow decodes only what it must when reading: text that is not valid UTF-8, or
+    offsets a damaged file points outside its buffers, would otherwise fail later, in
+    whatever first touches the value. Every failure raises :class:`InputError`
+    ``<file>: is not a readable Parquet file (<reason>)``.
+    """
+    import pyarrow.parquet as pq
+
     try:
-        return pd.read_parquet(path)
+        table = pq.read_table(path, columns=columns)
+        table.validate(full=True)
+        return table.to_pandas()
     except Exception as error:  # the reader's failures on a bad file are many and varied
         raise InputError(
             f"{describe_path(path)}: is not a readable Parquet file ({_first_line(error)})"
@@ -283,6 +328,7 @@ def _read_text(path: Path) -> _RawTable:
     if header is None:
         raise InputError(f"{name}: has no text, only blank lines ({_EXPECTED_TABLE})")
     separator = _separator(path.suffix.lower(), header)
+    _check_width(path, _header_width(header, separator))
     frame = _parse_text(path, data, text, separator)
     return _RawTable(_checked_shape(path, frame, header), path, data, separator)
 
@@ -313,6 +359,16 @@ def _separator(suffix: str, header: str) -> str | None:
         if separator in header:
             return separator
     return None
+
+
+def _header_width(header: str, separator: str | None) -> int:
+    """The number of column names on the header line (quoted names may hold the separator)."""
+    if separator is None:
+        return len(header.split())
+    try:
+        return len(next(csv.reader([header], delimiter=separator), []))
+    except csv.Error:  # a name longer than the csv module's limit: count separators instead
+        return header.count(separator) + 1
 
 
 def _parse_text(path: Path, data: bytes, text: str, separator: str | None) -> pd.DataFrame:
@@ -377,7 +433,7 @@ def _checked_shape(path: Path, frame: pd.DataFrame, header: str | None = None) -
             f"{name}: has only one column ({_show(shown)}){hint}; expected columns for "
             "customer, date, quantity and price or amount"
         )
-    duplicates = sorted({column for column in names if names.count(column) > 1})
+    duplicates = sorted(column for column, count in Counter(names).items() if count > 1)
     if duplicates:
         raise InputError(f"{name}: column name {_show(duplicates[0])} appears more than once")
     if frame.empty:

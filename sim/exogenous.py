@@ -24,7 +24,6 @@ without an entry has none.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,13 +65,10 @@ def is_truth_file(path: str | Path) -> bool:
 
 def read_truth(path: str | Path) -> dict:
     """A synth truth JSON as a dict, or :class:`InputError` naming the file."""
+    from sim.market_config import read_json_file
+
     path = Path(path)
-    try:
-        truth = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{describe_path(path)}: no such file") from None
-    except (OSError, ValueError) as error:
-        raise InputError(f"{describe_path(path)}: not a readable JSON file ({error})") from None
+    truth = read_json_file(path)
     if not isinstance(truth, dict) or truth.get("kind") != TRUTH_KIND:
         raise InputError(
             f"{describe_path(path)}: not a promosim truth file (field 'kind' is not "
@@ -154,6 +150,8 @@ def calendar_from_table(path: str | Path) -> Calendar:
             f"{name}: has none of 'product' + 'competitor_price', 'segment' + 'ad_spend', "
             "'product' + 'list_price' columns"
         )
+    if competitor is not None and (competitor["competitor_price"] <= 0).any():
+        raise InputError(f"{name}, column 'competitor_price': competitor prices must be > 0")
     list_price = None
     if listed is not None:
         if (listed["list_price"] <= 0).any():

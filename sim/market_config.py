@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -64,6 +64,14 @@ class _Strict(BaseModel):
     """Finite numbers only, no unknown fields: a typo in a file is an error, not ignored."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+#: A probability or a share, in [0, 1].
+Share = Annotated[float, Field(ge=0, le=1)]
+#: A number >= 0.
+NonNegative = Annotated[float, Field(ge=0)]
+#: A number > 0.
+Positive = Annotated[float, Field(gt=0)]
 
 
 class DominantPlanted(_Strict):
@@ -142,13 +150,17 @@ class Dynamics(_Strict):
     hill_exponent: Estimate
     hill_half_saturation: Estimate
 
+    #: The carry-over shares, each in [0, 1]; the Hill curve's exponent and half-saturation > 0.
+    SHARES: ClassVar[tuple[str, ...]] = ("reference_smoothing", "pantry_decay", "adstock_decay")
+    POSITIVE: ClassVar[tuple[str, ...]] = ("hill_exponent", "hill_half_saturation")
+
 
 class Churn(_Strict):
     """Per-segment rates per period of the market's two-state chain (not lapsed <-> lapsed)."""
 
-    churn_rate: list[float]
-    reactivation_rate: list[float]
-    reactivation_ad_boost: list[float]
+    churn_rate: list[Share]
+    reactivation_rate: list[Share]
+    reactivation_ad_boost: list[NonNegative]
     source: list[str]
     states: list[str] = Field(default_factory=lambda: ["active", "at_risk", "lapsed"])
     transition: list[list[list[float]]] | None = None
@@ -163,10 +175,10 @@ class CompetitorProcess(_Strict):
     ar: float = Field(gt=-1, lt=1)
     noise: float = Field(ge=0)
     source: Source
-    product_ratio: list[float | None] | None = None
+    product_ratio: list[Positive | None] | None = None
     shock: float = 0.0  # scripted change of the log ratio ...
-    shock_start: int | None = None  # ... from this period ...
-    shock_length: int = 0  # ... for this many periods
+    shock_start: int | None = Field(default=None, ge=0)  # ... from this period ...
+    shock_length: int = Field(default=0, ge=0)  # ... for this many periods
 
 
 class Noise(_Strict):
@@ -174,7 +186,7 @@ class Noise(_Strict):
 
     family: Literal["poisson", "negative_binomial", "quasi_poisson"]
     nb_alpha: float | None = Field(default=None, ge=0)
-    segment_dispersion: list[float]
+    segment_dispersion: list[NonNegative]
 
 
 class Diagnostics(_Strict):
@@ -229,7 +241,7 @@ class MarketConfig(_Strict):
     period: Literal["week", "day"]
     segments: list[SegmentConfig] = Field(min_length=1)
     products: list[ProductConfig] = Field(min_length=1)
-    affinity: list[list[float]]
+    affinity: list[list[Share]]
     coefficients: Coefficients
     covariance: Covariance
     dynamics: Dynamics
@@ -261,6 +273,28 @@ class MarketConfig(_Strict):
         missing = set(self.coefficient_names()) - set(self.covariance.names)
         if missing:
             raise ValueError(f"field 'covariance.names' lacks {sorted(missing)[0]}")
+        for part, key in (("segments", "id"), ("products", "id")):
+            seen: set[object] = set()
+            for index, item in enumerate(getattr(self, part)):
+                value = getattr(item, key)
+                if value in seen:
+                    raise ValueError(
+                        f"field '{part}.{index}.{key}' repeats {value!r} (expected each of the "
+                        f"{part} once)"
+                    )
+                seen.add(value)
+        dynamics = self.dynamics
+        for name in Dynamics.SHARES:
+            value = getattr(dynamics, name).value
+            if not 0 <= value <= 1:
+                raise ValueError(
+                    f"field 'dynamics.{name}.value' must be in [0, 1] (the share carried over "
+                    f"to the next period), got {value:g}"
+                )
+        for name in Dynamics.POSITIVE:
+            value = getattr(dynamics, name).value
+            if value <= 0:
+                raise ValueError(f"field 'dynamics.{name}.value' must be > 0, got {value:g}")
         return self
 
     # ------------------------------------------------------------------ views
@@ -381,7 +415,7 @@ class MarketConfig(_Strict):
     def load(cls, path: str | Path) -> MarketConfig:
         """Read and validate a market file; :class:`InputError` names the file and field."""
         path = Path(path)
-        return validate_market(_read_json(path), path)
+        return validate_market(read_json_file(path), path)
 
 
 def _check_matrix(name: str, matrix: list[list[float]], rows: int, columns: int) -> None:
@@ -389,20 +423,44 @@ def _check_matrix(name: str, matrix: list[list[float]], rows: int, columns: int)
         raise ValueError(f"field '{name}' must be {rows} x {columns} (segments x products)")
 
 
-def _read_json(path: Path) -> Any:
+def read_json_file(path: str | Path) -> Any:
+    """Parse a JSON file; every way it can fail raises :class:`InputError` naming the file.
+
+    A missing file, a directory, bytes that are not UTF-8, text that is not JSON (with the
+    line of the first error) and nesting too deep for the parser are each one line.
+    """
+    path = Path(path)
     name = describe_path(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"{name}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{name}: cannot be read ({error})") from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a directory, not a JSON file") from None
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{name}: is not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset "
+            f"{error.start}); expected a JSON file"
+        ) from None
+    except OSError as error:
+        raise InputError(f"{name}: cannot be read ({error.strerror or error})") from None
     except json.JSONDecodeError as error:
         raise InputError(f"{name}, line {error.lineno}: not valid JSON ({error.msg})") from None
+    except RecursionError:
+        raise InputError(f"{name}: not valid JSON (nested too deeply to parse)") from None
 
 
 def validate_market(payload: Any, path: Path) -> MarketConfig:
-    """Validate a parsed market file; the first problem as one line naming its field."""
+    """Validate a parsed market file: :class:`InputError` for the first problem, one line
+    naming the file and the field (a value of the wrong type, missing, NaN or infinite,
+    out of range, or of the wrong shape), for any JSON ``payload``."""
+    if not isinstance(payload, dict):
+        kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+        kind = kinds.get(type(payload), "a number")
+        raise InputError(
+            f"{describe_path(path)}: holds {kind}, not a JSON object (expected a market file "
+            "from promosim fit-demand, or a synth truth file)"
+        )
     try:
         return MarketConfig.model_validate(payload)
     except ValidationError as error:
@@ -415,9 +473,14 @@ def validate_market(payload: Any, path: Path) -> MarketConfig:
 
 
 def load_market_config(path: str | Path) -> MarketConfig:
-    """A market file, or a synth truth JSON converted by :func:`market_config_from_truth`."""
+    """A market file, or a synth truth JSON converted by :func:`market_config_from_truth`.
+
+    Raises :class:`InputError`, one line naming the file (and the field at fault), for a
+    file that cannot be read as JSON (:func:`read_json_file`) or does not validate
+    (:func:`validate_market`); nothing else escapes for any content of the file.
+    """
     path = Path(path)
-    payload = _read_json(path)
+    payload = read_json_file(path)
     if isinstance(payload, dict) and payload.get("kind") == TRUTH_KIND:
         return market_config_from_truth(path, payload)
     return validate_market(payload, path)
@@ -441,7 +504,7 @@ def market_config_from_truth(path: str | Path, truth: dict | None = None) -> Mar
     it is shorter than a year, get 0, noted in the provenance).
     """
     path = Path(path)
-    truth = truth if truth is not None else _read_json(path)
+    truth = truth if truth is not None else read_json_file(path)
     try:
         return _from_truth(truth, path)
     except (KeyError, TypeError, IndexError, ValueError) as error:
@@ -577,5 +640,6 @@ __all__ = [
     "compound_poisson_dispersion",
     "load_market_config",
     "market_config_from_truth",
+    "read_json_file",
     "validate_market",
 ]

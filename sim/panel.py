@@ -46,6 +46,7 @@ nothing at all).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -60,7 +61,7 @@ from sim.activity import (
     lapse_thresholds,
     state_transitions,
 )
-from sim.data import TransactionLog
+from sim.data import TransactionLog, read_parquet_frame
 from sim.errors import InputError, describe_path
 from sim.exogenous import (
     Calendar,
@@ -100,20 +101,88 @@ class SegmentAssignment:
 
 def load_segments(path: str | Path) -> SegmentAssignment:
     """Segments from a profile directory (``customers.parquet``: customer -> cluster,
-    ``segments.parquet``: names) or from a synth truth JSON (planted segments)."""
+    ``segments.parquet``: names) or from a synth truth JSON (planted segments).
+
+    Customer ids must be present and unique, segment ids whole numbers >= 0, and
+    there must be at least one customer; anything else raises :class:`InputError`
+    naming the file, and the row (profile) or the index (truth) of the first bad value.
+    """
     path = Path(path)
     if is_truth_file(path):
         return _segments_from_truth(path)
     return _segments_from_profile(path)
 
 
-def _segments_from_truth(path: Path) -> SegmentAssignment:
-    from sim.synth import load_truth_segments
+def _segment_ids(values: pd.Series, where: Callable[[int], str], field_name: str) -> np.ndarray:
+    """``values`` as int64 segment ids, or :class:`InputError` at the first value that is not
+    a whole number from 0 to 2**53 (text, missing, NaN, inf, fractional, negative, huge)."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        numbers = np.full(len(values), np.nan)
+    elif pd.api.types.is_numeric_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        is_bool = values.map(lambda value: isinstance(value, bool | np.bool_)).to_numpy(bool)
+        numbers = pd.to_numeric(values.astype(object).where(~is_bool), errors="coerce")
+        numbers = np.asarray(numbers, dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(numbers) | (numbers < 0) | (numbers != np.round(numbers))
+        bad |= numbers >= 2**53  # beyond this, float64 no longer holds every whole number
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{where(row)}: {field_name} {str(values.iloc[row])[:40]!r} is not a segment id "
+            "(expected a whole number >= 0)"
+        )
+    return numbers.astype(np.int64)
 
+
+def _check_customers(customers: pd.Series, where: Callable[[int], str], source: str) -> pd.Index:
+    """Customer ids as text: at least one, none missing or empty, none repeated."""
+    if customers.empty:
+        raise InputError(f"{source}: has no customers (expected one row per customer)")
+    text = customers.astype("str")
+    blank = customers.isna().to_numpy(bool) | (text.str.strip() == "").to_numpy(bool)
+    if blank.any():
+        raise InputError(f"{where(int(np.flatnonzero(blank)[0]))}: customer id is empty")
+    repeated = text.duplicated().to_numpy(bool)
+    if repeated.any():
+        row = int(np.flatnonzero(repeated)[0])
+        raise InputError(
+            f"{where(row)}: customer {text.iloc[row][:40]!r} appears twice (expected each "
+            "customer in one segment)"
+        )
+    return pd.Index(text.to_numpy(), name="customer")
+
+
+def _segments_from_truth(path: Path) -> SegmentAssignment:
+    from sim.synth import customer_id
+
+    name = describe_path(path)
     truth = read_truth(path)
-    segment = load_truth_segments(path).astype(np.int64)
-    names = {int(row["segment"]): str(row["name"]) for row in truth.get("segments", [])}
-    return SegmentAssignment(segment=segment, names=names, source=path, kind="truth")
+    customers = truth.get("customers")
+    if not isinstance(customers, dict) or not isinstance(customers.get("segment"), list):
+        raise InputError(f"{name}: field 'customers.segment' must be a list of segment ids")
+    first_id = customers.get("first_id")
+    if not isinstance(first_id, str) or len(first_id) < 2:
+        raise InputError(f"{name}: field 'customers.first_id' must be an id such as 'C0001'")
+    segment = _segment_ids(
+        pd.Series(customers["segment"], dtype=object),
+        lambda index: f"{name}, customers.segment[{index}]",
+        "segment",
+    )
+    if segment.size == 0:
+        raise InputError(f"{name}: field 'customers.segment' has no customers")
+    ids = pd.Index(customer_id(np.arange(segment.size), len(first_id) - 1), name="customer")
+    try:
+        names = {int(row["segment"]): str(row["name"]) for row in truth.get("segments", [])}
+    except (KeyError, TypeError, ValueError, OverflowError) as error:
+        raise InputError(
+            f"{name}: field 'segments' must list each segment's 'segment' id and 'name' ({error!r})"
+        ) from None
+    return SegmentAssignment(
+        segment=pd.Series(segment, index=ids, name="planted_segment"),
+        names=names, source=path, kind="truth",
+    )  # fmt: skip
 
 
 def _segments_from_profile(path: Path) -> SegmentAssignment:
@@ -128,20 +197,22 @@ def _segments_from_profile(path: Path) -> SegmentAssignment:
             f"--segments {name}: is neither a profile directory nor a .truth.json file"
         )
     customers_path = path / "customers.parquet"
+    if customers_path.is_dir():
+        raise InputError(f"{describe_path(customers_path)}: is a directory, not a Parquet file")
     if not customers_path.is_file():
         raise InputError(
             f"--segments {name}: has no customers.parquet (run 'promosim profile LOG --out "
             f"{name}' first)"
         )
-    try:
-        customers = pd.read_parquet(customers_path, columns=["customer", "cluster"])
-    except Exception as error:  # pyarrow's failures on a bad file are many and varied
-        raise InputError(
-            f"{describe_path(customers_path)}: needs columns 'customer' and 'cluster' ({error})"
-        ) from None
+    customers = _read_customers(customers_path)
+    file_name = describe_path(customers_path)
+
+    def where(row: int) -> str:
+        return f"{file_name}, row {row + 1}"
+
     segment = pd.Series(
-        customers["cluster"].to_numpy(dtype=np.int64),
-        index=pd.Index(customers["customer"].astype(str), name="customer"),
+        _segment_ids(customers["cluster"], where, "cluster"),
+        index=_check_customers(customers["customer"], where, file_name),
         name="segment",
     )
     names = {int(s): f"Cluster {int(s)}" for s in np.unique(segment)}
@@ -154,6 +225,29 @@ def _segments_from_profile(path: Path) -> SegmentAssignment:
         except Exception:  # names are cosmetic: fall back to "Cluster k"
             pass
     return SegmentAssignment(segment=segment, names=names, source=path, kind="profile")
+
+
+def _read_customers(path: Path) -> pd.DataFrame:
+    """Columns customer and cluster of a profile's ``customers.parquet``; InputError if the
+    file is not Parquet or lacks them (only the schema is read before the two columns)."""
+    import pyarrow.parquet as pq
+
+    name = describe_path(path)
+    try:
+        columns = pq.read_schema(path).names
+    except Exception as error:  # pyarrow's failures on a bad file are many and varied
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise InputError(f"{name}: is not a readable Parquet file ({first})") from None
+    missing = [column for column in ("customer", "cluster") if column not in columns]
+    if missing:
+        shown = ", ".join(columns[:20]) + (
+            f", ... ({len(columns) - 20} more)" if len(columns) > 20 else ""
+        )
+        raise InputError(
+            f"{name}: has no column '{missing[0]}' (expected customer and cluster, as promosim "
+            f"profile writes); columns are: {shown}"
+        )
+    return read_parquet_frame(path, columns=["customer", "cluster"])
 
 
 # ------------------------------------------------------------------------------ panel

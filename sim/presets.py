@@ -16,7 +16,6 @@ cost of 50 per segment and period are the preset's own assumptions.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -122,27 +121,45 @@ def load_preset(name: str) -> MarketParameters:
     return parameters
 
 
+#: The generator settings a truth file is re-planted from, with the least each may be.
+_GENERATOR_MINIMUM = {"customers": 1, "periods": 2, "products": 1, "seed": 0}
+
+
 def load_market_file(path: Path) -> MarketParameters:
     """A market from a file: a fitted market file from ``promosim fit-demand`` (its point
     estimates), or the truth JSON ``promosim synth`` writes beside its log, re-planted from
     its generator settings (planting is deterministic in the seed) so that it is exactly
-    the market of the presets, promotion fixed cost included."""
-    from sim.market_config import TRUTH_KIND, load_market_config
+    the market of the presets, promotion fixed cost included.
 
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputError(f"{path}: not a readable JSON market file ({error})") from None
+    Raises :class:`InputError` (one line naming the file, and the field when one is at
+    fault) for a file that is not JSON, a market file that does not validate
+    (:func:`sim.market_config.validate_market`), or a truth file whose generator settings
+    are missing or not whole numbers at least :data:`_GENERATOR_MINIMUM`.
+    """
+    from sim.market_config import TRUTH_KIND, load_market_config, read_json_file
+
+    payload = read_json_file(path)
     if not (isinstance(payload, dict) and payload.get("kind") == TRUTH_KIND):
         return load_market_config(path).to_market_parameters()
-    try:
-        generator = payload["generator"]
-        spec = SynthSpec(
-            customers=int(generator["customers"]),
-            periods=int(generator["periods"]),
-            products=int(generator["products"]),
-            seed=int(generator["seed"]),
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        raise InputError(f"{path}: field 'generator' is incomplete ({error})") from None
+    spec = SynthSpec(**_generator_settings(payload.get("generator"), path))
     return parameters_from_planted(plant_market(spec))
+
+
+def _generator_settings(generator: object, path: Path) -> dict[str, int]:
+    """The truth file's synth settings, each a whole number at least its minimum."""
+    if not isinstance(generator, dict):
+        raise InputError(f"{path}: field 'generator' must be an object with the synth settings")
+    settings = {}
+    for key, least in _GENERATOR_MINIMUM.items():
+        value = generator.get(key)
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not whole:
+            raise InputError(
+                f"{path}: field 'generator.{key}' must be a whole number, got {value!r}"
+            )
+        if value < least:
+            raise InputError(
+                f"{path}: field 'generator.{key}' must be at least {least}, got {value}"
+            )
+        settings[key] = int(value)
+    return settings

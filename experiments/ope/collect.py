@@ -40,7 +40,6 @@ gives the same log.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +54,7 @@ from experiments.ope.policies import ArmPolicy, build_policies
 from sim.atomic import write_atomically, write_json
 from sim.env import DEFAULT_HORIZON, MarketEnv
 from sim.errors import InputError
+from sim.market_config import read_json_file
 
 CONTEXT_PREFIX = "x_"
 BEHAVIOR_PREFIX = "mu_"
@@ -230,18 +230,30 @@ def read_arm_table(log_path: str | Path) -> ArmTable:
             f"{path}: no arm table beside the log (a saved agent's actions are mapped to arm "
             "indices through it; `promosim simulate --log` writes it)"
         )
+    payload = read_json_file(path)
+    if not isinstance(payload, dict) or "arms" not in payload:
+        raise InputError(f"{path}: not an arm table (expected a JSON object with 'arms')")
+    whole_lists = f"{path}: 'arms' must be a list of equally long lists of whole numbers"
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-        actions = np.asarray(payload["arms"], dtype=np.int64)
-        version = payload.get("format_version")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
-        raise InputError(f"{path}: not a readable arm table ({error})") from None
-    except ValueError as error:
-        raise InputError(f"{path}: 'arms' must be a list of whole-number lists ({error})") from None
+        numbers = np.asarray(payload["arms"], dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(whole_lists) from None
+    if not np.all(np.isfinite(numbers) & (numbers == np.round(numbers))):
+        raise InputError(whole_lists)
+    if np.any(np.abs(numbers) >= 2**53):
+        raise InputError(f"{whole_lists} (below 2**53)")
+    actions = numbers.astype(np.int64)
+    version = payload.get("format_version")
     if version != ARMS_FORMAT_VERSION:
         raise InputError(f"{path}: format_version {version}, expected {ARMS_FORMAT_VERSION}")
     if actions.ndim != 2 or actions.shape[0] == 0:
         raise InputError(f"{path}: 'arms' must be a non-empty list of equally long actions")
+    for key in ("horizon", "observation_size"):
+        value = payload.get(key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise InputError(f"{path}: '{key}' must be a whole number >= 1, got {value!r}")
     known = {"format_version", "arms", "uniform_blocks", "horizon", "observation_size"}
     return ArmTable(
         ArmSet(actions, bool(payload.get("uniform_blocks", False))),

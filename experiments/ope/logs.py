@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.data import read_parquet_frame
 from sim.errors import InputError, describe_path, did_you_mean
 
 #: Column names of the logged fields.
@@ -58,6 +59,13 @@ _EXPECTED = (
     "expected a CSV or Parquet table with columns action, reward, propensity and "
     "context columns such as x_0, x_1"
 )
+
+#: Most columns a log may have: context features, the logged fields and one target
+#: probability per action. Far more is not a log of decisions, and would take minutes to
+#: parse before any check could say so.
+MAX_COLUMNS = 10_000
+#: Most bytes read to count a CSV file's columns from its header line.
+_HEADER_BYTES = 16 * 2**20
 
 #: Names a 0-based row for an error message.
 Locate = Callable[[int], str]
@@ -469,7 +477,10 @@ def read_log_table(path: str | Path) -> LogTable:
     """Read a CSV or Parquet file of logged decisions, without validating its values.
 
     Parquet is recognised by a ``.parquet``/``.pq`` suffix or the ``PAR1`` magic bytes;
-    anything else is read as UTF-8 CSV with a header line.
+    anything else is read as UTF-8 CSV with a header line. Raises :class:`InputError`
+    (one line naming the file) for a missing file, a directory, an empty or unreadable
+    file, text that is not UTF-8, a table of more than :data:`MAX_COLUMNS` columns
+    (counted before the data is parsed) or one without data rows.
     """
     path = Path(path)
     name = describe_path(path)
@@ -479,11 +490,20 @@ def read_log_table(path: str | Path) -> LogTable:
         raise InputError(f"{name}: is a directory, not a file ({_EXPECTED})")
     if path.stat().st_size == 0:
         raise InputError(f"{name}: is empty, 0 bytes ({_EXPECTED})")
+    width = _table_width(path)
+    if width > MAX_COLUMNS:
+        raise InputError(
+            f"{name}: has {width:,} columns, more than a log of decisions has (at most "
+            f"{MAX_COLUMNS:,}: context features, action, reward, propensity and one target "
+            "probability per action)"
+        )
     try:
         if _is_parquet(path):
-            frame = pd.read_parquet(path)
+            frame = read_parquet_frame(path)
         else:
             frame = pd.read_csv(path, low_memory=False)
+    except InputError:
+        raise
     except pd.errors.EmptyDataError as error:
         raise InputError(f"{name}: has no header line ({_EXPECTED})") from error
     except UnicodeDecodeError as error:
@@ -495,6 +515,24 @@ def read_log_table(path: str | Path) -> LogTable:
     if frame.empty:
         raise InputError(f"{name}: has a header but no data rows ({_EXPECTED})")
     return LogTable(frame, path)
+
+
+def _table_width(path: Path) -> int:
+    """The number of columns: a Parquet file's schema, or a CSV file's header line
+    (0 when it cannot be told cheaply; reading the file then says why)."""
+    import pyarrow.parquet as pq
+
+    try:
+        if _is_parquet(path):
+            return len(pq.read_schema(path).names)
+        with path.open("rb") as handle:
+            header = handle.readline(_HEADER_BYTES).decode("utf-8", errors="replace")
+    except Exception:  # the readers' failures on a bad file are many and varied
+        return 0
+    try:
+        return len(next(csv.reader([header]), []))
+    except csv.Error:  # a name longer than the csv module's limit
+        return header.count(",") + 1
 
 
 def _as_table(source: str | Path | LogTable | pd.DataFrame) -> LogTable:

@@ -112,7 +112,8 @@ def load_log(path: str | Path, prefixes: Sequence[str] = ()) -> LoadedLog:
 
     The number of actions A is the arm table's when there is one, else the number of
     columns of the first target prefix in ``prefixes`` (every logged action must be
-    below A).
+    below A). Any problem with either file raises :class:`InputError`, one line naming
+    the file (and the row and column of a bad value); nothing else escapes.
     """
     table = read_log_table(path)
     arm_table = read_arm_table(path) if arms_path(path).is_file() else None

@@ -119,7 +119,7 @@ def test_a_saved_agent_directory_is_a_policy(env: MarketEnv, tmp_path) -> None:
         ("epsilon:1.5:status-quo", "epsilon must be in [0, 1]"),
         ("epsilon:0.1", "expected uniform, status-quo"),
         ("epsilon:0.1:uniform", "is not deterministic"),
-        ("agent:/no/such/agent", "not a saved agent"),
+        ("agent:/no/such/agent", "expected a saved agent"),
     ],
 )
 def test_bad_policy_specs_raise_one_line(env: MarketEnv, spec: str, message: str) -> None:
@@ -208,7 +208,7 @@ def test_missing_or_broken_arm_table_is_one_line(tmp_path) -> None:
     with pytest.raises(InputError, match="no arm table beside the log"):
         read_arm_table(log)
     arms_path(log).write_text("{not json", encoding="utf-8")
-    with pytest.raises(InputError, match="not a readable arm table") as error:
+    with pytest.raises(InputError, match=r"arms\.json, line 1: not valid JSON") as error:
         read_arm_table(log)
     assert "\n" not in str(error.value)
 

@@ -148,7 +148,11 @@ def test_bad_market_files_are_one_line_errors_naming_file_and_field(
 
 @pytest.mark.parametrize(
     ("content", "expected"),
-    [("", "not valid JSON"), ("{not json", "line 1: not valid JSON"), ("[]", "Input should be")],
+    [
+        ("", "not valid JSON"),
+        ("{not json", "line 1: not valid JSON"),
+        ("[]", "holds an array, not a JSON object"),
+    ],
 )
 def test_unreadable_market_files_are_one_line_errors(tmp_path, content, expected):
     bad = tmp_path / "bad.json"
