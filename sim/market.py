@@ -42,6 +42,7 @@ from numpy.typing import NDArray
 
 from sim import market_equations as eq
 from sim import market_kernel as kernel
+from sim.errors import InputError
 
 FloatArray = NDArray[np.float64]
 
@@ -528,18 +529,28 @@ def draw_period(
         work.competitor_innovation,
     ):
         return work.drawn_units, work.churn_moves, work.competitor_innovation
-    # Another sampler, or a parameter numpy rejects (numpy's draw below raises its error).
-    drawn = draw_units(params, work.demand[2], rng)
-    moves = (
-        rng.binomial(work.churn_counts, work.churn_rates)
-        if effects & kernel.CHURN_EFFECT
-        else work.churn_moves
-    )
-    innovation = (
-        rng.normal(0.0, params.competitor_noise, work.competitor_innovation.shape)
-        if effects & kernel.COMPETITOR
-        else work.competitor_innovation
-    )
+    # Another sampler, or a parameter numpy rejects (then numpy's draw below raises).
+    try:
+        drawn = draw_units(params, work.demand[2], rng)
+        moves = (
+            rng.binomial(work.churn_counts, work.churn_rates)
+            if effects & kernel.CHURN_EFFECT
+            else work.churn_moves
+        )
+        innovation = (
+            rng.normal(0.0, params.competitor_noise, work.competitor_innovation.shape)
+            if effects & kernel.COMPETITOR
+            else work.competitor_innovation
+        )
+    except ValueError as error:
+        # Parameters that validate one by one can still multiply into a mean no sampler
+        # can draw from (alpha 800, a season of 1000): a problem of the market's numbers.
+        largest = float(np.nanmax(work.demand[2], initial=0.0))
+        raise InputError(
+            f"the market's numbers give sales that cannot be drawn ({error}; largest expected "
+            f"units {largest:.3g}): check its coefficients (alpha, season, competitor noise, "
+            "dispersion) and churn rates"
+        ) from None
     return drawn, moves, innovation
 
 

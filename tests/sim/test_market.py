@@ -174,3 +174,13 @@ def test_market_reproduces_the_synthetic_logs_demand_path():
             per_capita, np.exp(planted.coefficients.alpha + planted.log_index[t]), rtol=1e-10
         )
         state, _ = step(params, state, action, rng)
+
+
+def test_a_market_whose_sales_cannot_be_drawn_is_an_input_error(default):
+    from sim.errors import InputError
+
+    coefficients = replace(default.coefficients, alpha=default.coefficients.alpha + 800.0)
+    huge = replace(default, coefficients=coefficients)
+    action = MarketAction.list_price(huge)
+    with pytest.raises(InputError, match="cannot be drawn.*largest expected units"):
+        step(huge, initial_state(huge, 1), action, np.random.default_rng(0))
