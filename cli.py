@@ -1118,8 +1118,8 @@ def bench_all(
 ) -> None:
     """Every figure the README quotes, as one table with the reference each is read against.
 
-    Groups: env, profile, fit-demand, recsys, elasticity, reference-policies, agents,
-    experiment, ope (about 1.5 hours in all). Each group is saved to OUT as it finishes; a
+    Groups: env, profile, synth, segments, fit-demand, recsys, elasticity,
+    reference-policies, agents, experiment, ope (about 1.5 hours in all). Each group is saved to OUT as it finishes; a
     rerun reuses saved groups (resume after an interrupt), --fresh measures again."""
     from experiments.bench_all import markdown_rows, run_groups, select_groups
 

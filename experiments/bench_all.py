@@ -94,6 +94,72 @@ def _profile_figures(data: dict[str, Any]) -> list[Figure]:
     )]  # fmt: skip
 
 
+def _measure_synth(quick: bool, out: Path) -> dict[str, Any]:
+    from experiments.bench import measure
+
+    big, small = (20_000, 2_000) if quick else (1_000_000, 20_000)
+    with tempfile.TemporaryDirectory(prefix="promosim-bench-") as directory:
+        rows = {}
+        for customers in (small, big):
+            target = Path(directory) / f"log-{customers}.parquet"
+            seconds, peak = measure(
+                "from sim.synth import SynthSpec, synthesize\n"
+                f"print(synthesize(SynthSpec(customers={customers}, seed=0), {str(target)!r}).rows)"
+            )
+            rows[str(customers)] = {"seconds": seconds, "peak_mb": peak}
+    return {"customers": big, "reference_customers": small, "runs": rows}
+
+
+def _synth_figures(data: dict[str, Any]) -> list[Figure]:
+    big, small = data["customers"], data["reference_customers"]
+    run, reference = data["runs"][str(big)], data["runs"][str(small)]
+    per_customer = run["seconds"] / big / (reference["seconds"] / small)
+    memory = run["peak_mb"] / reference["peak_mb"]
+    return [Figure(
+        "synth", f"synth, {big:,} customers (Parquet), one core",
+        f"{run['seconds']:.0f} s, {run['peak_mb'] / 1024:.2f} GB peak",
+        f"{small:,} customers: {reference['seconds']:.1f} s, {reference['peak_mb']:.0f} MB "
+        f"(time per customer {per_customer:.2f}x; memory {memory:.1f}x)",
+        "bounded memory (< 2 GB)", run["peak_mb"] < 2048,
+    )]  # fmt: skip
+
+
+def _measure_segments(quick: bool, out: Path) -> dict[str, Any]:
+    from sklearn.metrics import adjusted_rand_score
+
+    from recsys.taste import profile_with_taste
+    from sim.data import read_transaction_log
+    from sim.segments import build_profile
+    from sim.synth import SynthSpec, load_truth_segments, synthesize
+
+    spec = SynthSpec(seed=0, customers=1_000) if quick else SynthSpec(seed=0)
+    with tempfile.TemporaryDirectory(prefix="promosim-bench-") as directory:
+        synthetic = synthesize(spec, Path(directory) / "log.csv")
+        log = read_transaction_log(synthetic.log_path)
+        planted = load_truth_segments(synthetic.truth_path)
+    agreement = {}
+    for name, profile in (
+        ("rfm", build_profile(log, seed=0)),
+        ("rfm_and_taste_k4", profile_with_taste(log, k=4, seed=0).profile),
+    ):
+        clusters = profile.customers.set_index("customer")["cluster"]
+        agreement[name] = float(
+            adjusted_rand_score(planted.reindex(clusters.index), clusters.to_numpy())
+        )
+    return {"customers": spec.customers, "adjusted_rand_index": agreement}
+
+
+def _segments_figures(data: dict[str, Any]) -> list[Figure]:
+    ari = data["adjusted_rand_index"]
+    return [Figure(
+        "segments", f"clusters vs planted segments, default synth ({data['customers']:,} "
+        "customers, seed 0)",
+        f"adjusted Rand index {ari['rfm']:.2f} (RFM, k by silhouette); "
+        f"{ari['rfm_and_taste_k4']:.2f} (RFM + CF taste, k = 4)",
+        "planted segments (1 = identical, 0 = chance)", "> 0.8", ari["rfm"] > 0.8,
+    )]  # fmt: skip
+
+
 def _measure_fit(quick: bool, out: Path) -> dict[str, Any]:
     from sim.validate_demand import bench_fit
 
@@ -338,6 +404,10 @@ GROUPS: dict[str, Group] = {
               _measure_env, _env_figures),
         Group("profile", "profile on 1M lines (promosim bench profile), ~2 min",
               _measure_profile, _profile_figures),
+        Group("synth", "synth of 1M customers against 20k: time and peak memory, ~3 min",
+              _measure_synth, _synth_figures),
+        Group("segments", "RFM and RFM + taste clusters against the planted segments, ~1 min",
+              _measure_segments, _segments_figures),
         Group("fit-demand", "fit-demand on 1M lines (sim.validate_demand bench), ~2 min",
               _measure_fit, _fit_figures),
         Group("recsys", "ALS vs popularity (promosim bench recsys), ~2 min",
