@@ -882,6 +882,11 @@ MARKET_COMMANDS: dict[str, Command] = {
         "--out",
         str(out / "run"),
     ],  # fmt: skip
+    "ope validate": lambda bad, v, out: [
+        "ope", "validate", "--market", str(bad), "--task", "pricing",
+        "--behavior", "epsilon:0.1:status-quo", "--target", "status-quo",
+        "--n", "100", "--seeds", "1",
+    ],  # fmt: skip
 }
 
 DECISIONS_COMMANDS: dict[str, Command] = {
