@@ -261,11 +261,16 @@ def demo(
     seed: Seed = 0,
 ) -> None:
     """Run the pipeline end to end on a synthetic market and say what was written where."""
+    import time
+
     from experiments.demo import run_demo
 
+    started = time.perf_counter()
     result = run_demo(out, customers=customers, seed=seed, progress=stderr)
     render_profile(result.profile_summary)
     stdout.print(result.describe())
+    minutes, seconds = divmod(round(time.perf_counter() - started), 60)
+    stderr.print(f"demo finished in {minutes} min {seconds} s")
 
 
 @app.command()
@@ -1119,8 +1124,9 @@ def bench_all(
     """Every figure the README quotes, as one table with the reference each is read against.
 
     Groups: env, profile, synth, segments, fit-demand, recsys, elasticity,
-    reference-policies, agents, experiment, ope (about 1.5 hours in all). Each group is saved to OUT as it finishes; a
-    rerun reuses saved groups (resume after an interrupt), --fresh measures again."""
+    reference-policies, agents, experiment, ope (about 1.5 hours in all). Each group is
+    saved to OUT as it finishes; a rerun reuses saved groups (resume after an interrupt),
+    --fresh measures again."""
     from experiments.bench_all import markdown_rows, run_groups, select_groups
 
     groups = select_groups(only)
