@@ -126,6 +126,8 @@ def calendar_from_table(path: str | Path) -> Calendar:
     ``segment``/``ad_spend`` columns. See the module docstring."""
     path = Path(path)
     name = describe_path(path)
+    if path.is_dir():
+        raise InputError(f"{name}: is a directory (expected a calendar table or a truth JSON)")
     if not path.is_file():
         raise InputError(f"{name}: no such file (expected a calendar table or a truth JSON)")
     try:
@@ -159,7 +161,14 @@ def calendar_from_table(path: str | Path) -> Calendar:
         list_price = listed.groupby(listed["product"].astype(str))["list_price"].last()
     if spend is not None:
         spend = spend.rename(columns={"segment": "audience"})
-        spend["audience"] = spend["audience"].astype(np.int64)
+        audience = pd.to_numeric(spend["audience"], errors="coerce")
+        whole = np.isfinite(audience) & (audience >= 0) & (audience == np.floor(audience))
+        if not whole.all():
+            raise InputError(
+                f"{name}, column 'segment': '{spend['audience'][~whole].iloc[0]}' is not a "
+                "segment number (a whole number >= 0)"
+            )
+        spend["audience"] = audience.astype(np.int64)
     if competitor is not None:
         competitor["product"] = competitor["product"].astype(str)
     return Calendar(source=path, competitor=competitor, ad_spend=spend, list_price=list_price)

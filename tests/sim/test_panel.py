@@ -222,3 +222,17 @@ def test_log_whose_customers_have_no_segment_is_an_input_error(tmp_path):
     profile = write_profile_dir(tmp_path / "profile", {"Z": 0})
     with pytest.raises(InputError, match="none of the log's customers"):
         build_panel(read_transaction_log(log_path), load_segments(profile))
+
+
+@pytest.mark.parametrize(
+    ("segment", "says"),
+    [("gold", "'gold' is not a segment number"), ("1.5", "'1.5' is not a segment number"),
+     ("-2", "'-2' is not a segment number")],
+)  # fmt: skip
+def test_a_calendar_segment_that_is_not_a_segment_number_is_one_line(tmp_path, segment, says):
+    table = tmp_path / "calendar.csv"
+    table.write_text(f"date,segment,ad_spend\n2024-01-01,0,10\n2024-01-08,{segment},5\n")
+    with pytest.raises(InputError, match=says):
+        calendar_from_table(table)
+    with pytest.raises(InputError, match="is a directory"):
+        calendar_from_table(tmp_path)
