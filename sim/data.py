@@ -237,27 +237,35 @@ def read_transaction_log(
 # ----------------------------------------------------------------- raw table: file -> strings
 
 
-def _read_raw_table(path: Path) -> _RawTable:
+def read_table(path: str | Path, expected: str) -> pd.DataFrame:
+    """Any table file a user gives (CSV, TSV, whitespace-delimited text or Parquet) with the
+    checks of a transaction log's reading: missing, directory, empty, binary, non-UTF-8,
+    too wide, ragged. Text columns come back as strings. ``expected`` says in every error
+    what the file should have been."""
+    return _read_raw_table(Path(path), expected).frame
+
+
+def _read_raw_table(path: Path, expected: str = _EXPECTED_TABLE) -> _RawTable:
     """Read ``path`` as Parquet or delimited text, or raise :class:`InputError`."""
     name = describe_path(path)
     if not path.exists():
-        raise InputError(f"{name}: no such file ({_EXPECTED_TABLE})")
+        raise InputError(f"{name}: no such file ({expected})")
     if path.is_dir():
-        raise InputError(f"{name}: is a directory, not a file ({_EXPECTED_TABLE})")
+        raise InputError(f"{name}: is a directory, not a file ({expected})")
     try:
         with path.open("rb") as handle:
             head = handle.read(len(_PARQUET_MAGIC))
     except OSError as error:
         raise InputError(f"{name}: cannot be read ({error.strerror or error})") from error
     if not head:
-        raise InputError(f"{name}: is empty, 0 bytes ({_EXPECTED_TABLE})")
+        raise InputError(f"{name}: is empty, 0 bytes ({expected})")
     if head == _PARQUET_MAGIC:
         _check_width(path, _parquet_width(path))
         frame = _read_parquet(path)
         return _RawTable(_checked_shape(path, frame), path)
     if path.suffix.lower() in _PARQUET_SUFFIXES:
         raise InputError(f"{name}: is not a Parquet file (it does not start with 'PAR1')")
-    return _read_text(path)
+    return _read_text(path, expected)
 
 
 def _parquet_width(path: Path) -> int:
@@ -307,7 +315,7 @@ def read_parquet_frame(path: str | Path, columns: list[str] | None = None) -> pd
         ) from error
 
 
-def _read_text(path: Path) -> _RawTable:
+def _read_text(path: Path, expected: str = _EXPECTED_TABLE) -> _RawTable:
     """Read a delimited UTF-8 text file with every column as strings."""
     name = describe_path(path)
     try:
@@ -315,7 +323,7 @@ def _read_text(path: Path) -> _RawTable:
     except OSError as error:
         raise InputError(f"{name}: cannot be read ({error.strerror or error})") from error
     data = data.removeprefix(codecs.BOM_UTF8)
-    _reject_binary(path, data)
+    _reject_binary(path, data, expected)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -326,22 +334,22 @@ def _read_text(path: Path) -> _RawTable:
         ) from error
     header = next((line for line in _lines(text) if line.strip()), None)
     if header is None:
-        raise InputError(f"{name}: has no text, only blank lines ({_EXPECTED_TABLE})")
+        raise InputError(f"{name}: has no text, only blank lines ({expected})")
     separator = _separator(path.suffix.lower(), header)
     _check_width(path, _header_width(header, separator))
     frame = _parse_text(path, data, text, separator)
     return _RawTable(_checked_shape(path, frame, header), path, data, separator)
 
 
-def _reject_binary(path: Path, data: bytes) -> None:
+def _reject_binary(path: Path, data: bytes, expected: str = _EXPECTED_TABLE) -> None:
     """Raise :class:`InputError` if ``data`` is plainly not text."""
     for signature, kind in _BINARY_SIGNATURES.items():
         if data.startswith(signature):
-            raise InputError(f"{describe_path(path)}: is {kind}, not a table ({_EXPECTED_TABLE})")
+            raise InputError(f"{describe_path(path)}: is {kind}, not a table ({expected})")
     if b"\x00" in data[:65536]:
         raise InputError(
             f"{describe_path(path)}: is a binary file (it contains NUL bytes), not a text "
-            f"table ({_EXPECTED_TABLE})"
+            f"table ({expected})"
         )
 
 

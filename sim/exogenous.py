@@ -121,22 +121,22 @@ def calendar_from_truth(path: str | Path) -> Calendar:
     )
 
 
+#: What a calendar file should be, in error messages.
+CALENDAR_EXPECTED = (
+    "expected a calendar table (date with product + competitor_price, segment + ad_spend or "
+    "product + list_price) or a truth JSON"
+)
+
+
 def calendar_from_table(path: str | Path) -> Calendar:
     """A calendar table: ``date`` with ``product``/``competitor_price`` and/or
     ``segment``/``ad_spend`` columns. See the module docstring."""
+    from sim.data import read_table
+
     path = Path(path)
     name = describe_path(path)
-    if path.is_dir():
-        raise InputError(f"{name}: is a directory (expected a calendar table or a truth JSON)")
-    if not path.is_file():
-        raise InputError(f"{name}: no such file (expected a calendar table or a truth JSON)")
-    try:
-        if path.suffix.lower() in {".parquet", ".pq"}:
-            table = pd.read_parquet(path)
-        else:
-            table = pd.read_csv(path, sep=None, engine="python")
-    except Exception as error:  # the readers' failures on a bad file are many and varied
-        raise InputError(f"{name}: cannot be read as a table ({error})") from None
+    # Text cells come back as written: a blank cell is a missing value.
+    table = read_table(path, CALENDAR_EXPECTED).replace(r"^\s*$", np.nan, regex=True)
     table.columns = [str(c).strip().lower() for c in table.columns]
     if "date" not in table.columns:
         raise InputError(f"{name}: has no 'date' column (calendar tables are dated)")

@@ -822,6 +822,68 @@ RATINGS_CASES: dict[str, Bad] = {
 }
 
 
+#: A valid calendar table with one cell replaced (see :func:`calendar_with`).
+CALENDAR = (
+    "date,product,competitor_price,segment,ad_spend\n"
+    "2024-01-01,P01,9.5,0,100\n"
+    "2024-01-08,P01,9.0,1,50\n"
+)
+
+
+def calendar_with(column: str, value: str) -> Callable[[ValidInputs], bytes]:
+    """The calendar table with the second row's ``column`` set to ``value``."""
+
+    def content(valid: ValidInputs) -> bytes:
+        header, first, second = CALENDAR.splitlines()
+        cells = second.split(",")
+        cells[header.split(",").index(column)] = value
+        return "\n".join([header, first, ",".join(cells)]).encode() + b"\n"
+
+    return content
+
+
+CALENDAR_CASES: dict[str, Bad] = {
+    "truncated mid-row": Bad(
+        with_bytes("calendar.csv", CALENDAR[: CALENDAR.rindex("2024-01-08") + 8].encode()),
+        "not dates",
+    ),
+    "wrong type (text segment)": Bad(
+        with_bytes("calendar.csv", calendar_with("segment", "gold")),
+        "'gold' is not a segment number",
+    ),
+    "NaN ad spend": Bad(
+        with_bytes("calendar.csv", calendar_with("ad_spend", "NaN")), "is not a number >= 0"
+    ),
+    "inf competitor price": Bad(
+        with_bytes("calendar.csv", calendar_with("competitor_price", "inf")),
+        "is not a number >= 0",
+    ),
+    "negative competitor price": Bad(
+        with_bytes("calendar.csv", calendar_with("competitor_price", "-3")),
+        "is not a number >= 0",
+    ),
+    "not a date": Bad(
+        with_bytes("calendar.csv", calendar_with("date", "2024-13-45")), "not dates"
+    ),
+    "huge number of columns": Bad(
+        with_bytes("calendar.csv", lambda v: b"date," + wide_text_table()), "columns"
+    ),
+    "latin-1 text": Bad(
+        with_bytes("calendar.csv", lambda v: CALENDAR.replace("P01", "Caf\xe9").encode("latin-1")),
+        "is not UTF-8 text",
+    ),
+    **generic_cases(
+        "calendar.csv",
+        {
+            "0-byte file": "is empty, 0 bytes",
+            "binary file": "is a binary file",
+            "directory": "is a directory",
+            "missing file": "no such file",
+        },
+    ),
+}
+
+
 # ---------------------------------------------------------------- the commands
 
 #: ``command(bad, valid, out)`` -> the arguments, given the bad input, the valid inputs
@@ -849,6 +911,13 @@ SEGMENT_COMMANDS: dict[str, Command] = {
         str(bad),
         "--out",
         str(out / "market.json"),
+    ],  # fmt: skip
+}
+
+CALENDAR_COMMANDS: dict[str, Command] = {
+    "fit-demand --calendar": lambda bad, v, out: [
+        "fit-demand", str(v.log_csv), "--segments", str(v.profile), "--calendar", str(bad),
+        "--out", str(out / "market.json"),
     ],  # fmt: skip
 }
 
@@ -921,6 +990,7 @@ TABLE: list[tuple[str, dict[str, Bad], dict[str, Command]]] = [
     ("segment directory", SEGMENT_CASES, SEGMENT_COMMANDS),
     ("truth file as segments", TRUTH_SEGMENT_CASES, SEGMENT_COMMANDS),
     ("market file", MARKET_CASES, MARKET_COMMANDS),
+    ("calendar table", CALENDAR_CASES, CALENDAR_COMMANDS),
     ("logged decisions (CSV)", DECISIONS_CSV_CASES, DECISIONS_COMMANDS),
     ("logged decisions (Parquet)", DECISIONS_PARQUET_CASES, DECISIONS_COMMANDS),
     ("arm table beside logged decisions", ARM_TABLE_CASES, DECISIONS_COMMANDS),
