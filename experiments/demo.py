@@ -158,14 +158,21 @@ def run_demo(
         "[5/5] experiment: status quo, A/B test, Thompson sampling, Q-learning and PPO "
         f"pricing the best seller, {product}, in the fitted market (2 cores) ..."
     )
-    from experiments.report import load_results, scenario_verdicts, summary_table, write_report
+    from experiments.report import (
+        load_results,
+        optimum_name,
+        scenario_verdicts,
+        summary_table,
+        write_report,
+    )
     from experiments.runner import run_experiment
 
     experiment_dir = out / "experiment"
     run_experiment(demo_experiment(fitted.market_path, product), out, experiment_dir, jobs=jobs)
     written_report = write_report(experiment_dir)
     result.report = Path(written_report["html"])
-    result.verdicts = scenario_verdicts(summary_table(load_results(experiment_dir)))
+    results = load_results(experiment_dir)
+    result.verdicts = scenario_verdicts(summary_table(results), optimum_name(results.runs))
     result.steps.append(
         ("experiment (results store, report)", [experiment_dir / "results.sqlite", result.report])
     )

@@ -115,11 +115,26 @@ def summary_table(results: ExperimentResults, n_resamples: int = 2000) -> pd.Dat
     )
 
 
-def scenario_verdicts(summary: pd.DataFrame) -> dict[str, str]:
-    """One paragraph per scenario (and one over all scenarios when there are several)."""
+#: The oracles a run is scored against (:func:`agents.task.oracle_value`), in words.
+ORACLE_NAMES = {"dp": "the DP optimum", "best-fixed": "the best fixed action"}
+
+
+def optimum_name(runs: pd.DataFrame) -> str:
+    """The oracle of the stored runs in words (both named when runs differ)."""
+    names = sorted(set(runs["oracle"].dropna()))
+    if len(names) == 1 and names[0] in ORACLE_NAMES:
+        return ORACLE_NAMES[names[0]]
+    return "the oracle (the DP optimum where it applies, else the best fixed action)"
+
+
+def scenario_verdicts(summary: pd.DataFrame, optimum: str = "the DP optimum") -> dict[str, str]:
+    """One paragraph per scenario (and one over all scenarios when there are several);
+    ``optimum`` names the oracle the normalised score runs to (:func:`optimum_name`)."""
     paragraphs: dict[str, str] = {}
     for scenario, rows in summary.groupby("scenario", sort=False):
-        sentences = [verdict(row) for _, row in rows.iterrows() if row["agent"] != row["baseline"]]
+        sentences = [
+            verdict(row, optimum) for _, row in rows.iterrows() if row["agent"] != row["baseline"]
+        ]
         paragraphs[str(scenario)] = " ".join(sentences)
     if len([name for name in paragraphs if name != OVERALL]) == 1:
         paragraphs.pop(OVERALL, None)  # one scenario: "all scenarios" says the same again
@@ -254,7 +269,7 @@ def write_report(directory: Path, baseline: str | None = None, n_resamples: int 
     """Write report.md and report.html into ``directory``; returns their paths."""
     results = load_results(directory, baseline)
     summary = summary_table(results, n_resamples)
-    verdicts = scenario_verdicts(summary)
+    verdicts = scenario_verdicts(summary, optimum_name(results.runs))
     figures = {
         "Learning curves": learning_curves_png(results.curves),
         "Profit distributions": profit_distributions_png(results.runs),

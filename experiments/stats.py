@@ -827,7 +827,9 @@ def _note_undefined(
 # ------------------------------------------------------------------------------ verdict
 
 
-def verdict(summary_row: pd.Series | Mapping[str, object]) -> str:
+def verdict(
+    summary_row: pd.Series | Mapping[str, object], optimum: str = "the DP optimum"
+) -> str:
     """A plain-language paragraph on one row of :func:`summarise`.
 
     The difference is called reliable only when its CI (the t-interval of the
@@ -867,12 +869,12 @@ def verdict(summary_row: pd.Series | Mapping[str, object]) -> str:
         headline = (
             f"{agent} earned {change} than {against}{where} ({interval}, {pairing}, {p_text})."
         )
-        return " ".join([headline, *_context_sentences(row, against, level)])
+        return " ".join([headline, *_context_sentences(row, against, level, optimum)])
     headline = (
         f"{agent} showed no reliable difference from {against}{where}: it earned {change} "
         f"on average, but {reason} ({pairing}, {p_text})."
     )
-    return " ".join([headline, *_context_sentences(row, against, level)])
+    return " ".join([headline, *_context_sentences(row, against, level, optimum)])
 
 
 def _headline_difference(row: Mapping[str, object]) -> tuple[float, float, float, str]:
@@ -893,12 +895,15 @@ def _headline_difference(row: Mapping[str, object]) -> tuple[float, float, float
     return float(row["diff"]), math.nan, math.nan, ""  # type: ignore[arg-type]
 
 
-def _context_sentences(row: Mapping[str, object], against: str, level: str) -> list[str]:
-    """Where the agent stands between the baseline and the optimum, and P(X > Y)."""
+def _context_sentences(
+    row: Mapping[str, object], against: str, level: str, optimum: str
+) -> list[str]:
+    """Where the agent stands between the baseline and ``optimum`` (the oracle the runs
+    were scored against, in words), and P(X > Y)."""
     sentences = []
     if _finite(row["normalised"]):
         sentences.append(
-            f"On a scale from {against} (0) to the DP optimum (1) it scored "
+            f"On a scale from {against} (0) to {optimum} (1) it scored "
             f"{float(row['normalised']):.2f} ({level} CI [{float(row['normalised_low']):.2f}, "
             f"{float(row['normalised_high']):.2f}])."
         )

@@ -107,3 +107,13 @@ def test_an_unknown_baseline_names_the_agents(experiment_dir):
     )
     assert result.exit_code == 2
     assert "did you mean 'thompson'" in result.stderr
+
+
+def test_verdicts_name_the_oracle_the_runs_were_scored_against():
+    import pandas as pd
+
+    from experiments.report import optimum_name
+
+    assert optimum_name(pd.DataFrame({"oracle": ["dp", "dp"]})) == "the DP optimum"
+    assert optimum_name(pd.DataFrame({"oracle": ["best-fixed"]})) == "the best fixed action"
+    assert "where it applies" in optimum_name(pd.DataFrame({"oracle": ["dp", "best-fixed"]}))

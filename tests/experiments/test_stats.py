@@ -393,8 +393,9 @@ def test_summary_mean_ci_contains_the_mean(results: pd.DataFrame) -> None:
 
 def test_verdict_reports_a_reliable_gain_with_its_interval_and_p_value() -> None:
     results = results_table({"ab-test": 0.0, "thompson": 0.04})
-    text = verdict(row_of(summarise(results, **FAST), "thompson"))
+    text = verdict(row_of(summarise(results, **FAST), "thompson"), "the best fixed action")
     assert text.startswith("thompson earned ")
+    assert "On a scale from the A/B test (0) to the best fixed action (1)" in text
     assert "% more than the A/B test (95 % CI [" in text
     assert "paired over 10 seeds in 1 scenario," in text and "p < 0.001" in text
     assert "no reliable difference" not in text
