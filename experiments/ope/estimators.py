@@ -483,6 +483,24 @@ class BanditInputs:
         q_hat = cross_fit_reward_model(logs, model=reward_model, n_folds=n_folds, seed=seed)
         return cls(logs, target, q_hat)
 
+    @classmethod
+    def for_estimators(
+        cls,
+        logs: LoggedDecisions,
+        target: np.ndarray,
+        estimators: Sequence[BanditEstimator],
+        q_hat: np.ndarray | None = None,
+        *,
+        reward_model: RegressorMixin | str = "hgb",
+        n_folds: int = N_FOLDS,
+        seed: int = 0,
+    ) -> BanditInputs:
+        """Inputs for ``estimators``: the reward model is cross-fitted (:meth:`fit`) only
+        when one of them needs it and ``q_hat`` is not given."""
+        if q_hat is None and any(estimator.needs_reward_model for estimator in estimators):
+            return cls.fit(logs, target, reward_model=reward_model, n_folds=n_folds, seed=seed)
+        return cls(logs, target, q_hat)
+
     @property
     def n(self) -> int:
         return self.logs.n_rows
@@ -808,12 +826,9 @@ def evaluate(
     same resamples.
     """
     check_bootstrap(n_bootstrap, confidence)
-    if q_hat is None and any(estimator.needs_reward_model for estimator in estimators):
-        inputs = BanditInputs.fit(
-            logs, target, reward_model=reward_model, n_folds=n_folds, seed=seed
-        )
-    else:
-        inputs = BanditInputs(logs, target, q_hat)
+    inputs = BanditInputs.for_estimators(
+        logs, target, estimators, q_hat, reward_model=reward_model, n_folds=n_folds, seed=seed
+    )
     return estimate_all(
         estimators, inputs, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed
     )

@@ -251,12 +251,9 @@ def bandit_estimates(
     (:func:`clustered`); the estimates' ``n`` is still the number of rows.
     """
     check_bootstrap(n_bootstrap, confidence)
-    if q_hat is None and any(estimator.needs_reward_model for estimator in estimators):
-        inputs = BanditInputs.fit(
-            logs, target, reward_model=reward_model, n_folds=n_folds, seed=seed
-        )
-    else:
-        inputs = BanditInputs(logs, target, q_hat)
+    inputs = BanditInputs.for_estimators(
+        logs, target, estimators, q_hat, reward_model=reward_model, n_folds=n_folds, seed=seed
+    )
     if bootstrap_unit == "row" or not logs.is_sequential:
         return estimate_all(
             estimators, inputs, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed
