@@ -24,7 +24,7 @@ from rich.progress import Progress
 from rich.table import Table
 from typer.core import TyperGroup
 
-from sim.errors import EXIT_BAD_INPUT, InputError
+from sim.logs.errors import EXIT_BAD_INPUT, InputError
 
 app = typer.Typer(
     name="promosim",
@@ -98,7 +98,7 @@ Seed = Annotated[
 
 
 def _column_mapping(**columns: str | None) -> Any:
-    from sim.data import ColumnMapping
+    from sim.logs.data import ColumnMapping
 
     return ColumnMapping(**columns)
 
@@ -132,7 +132,7 @@ def synth(
     Writes the log to OUT and the planted truth (market parameters, each customer's
     segment) to OUT's stem + .truth.json beside it.
     """
-    from sim.synth import SynthSpec, synthesize
+    from sim.market.synth import SynthSpec, synthesize
 
     spec = SynthSpec(customers=customers, periods=periods, products=products, seed=seed)
     with stderr.status(f"generating {customers:,} customers x {periods} weeks ..."):
@@ -196,8 +196,8 @@ def profile(
     promo_col: PromoCol = None,
 ) -> None:
     """Score customers by recency, frequency and monetary value, and cluster them into segments."""
-    from sim.data import read_transaction_log
-    from sim.segments import build_profile, profile_summary, write_profile
+    from sim.logs.data import read_transaction_log
+    from sim.profiles.segments import build_profile, profile_summary, write_profile
 
     columns = _column_mapping(
         customer=customer_col, date=date_col, quantity=quantity_col, price=price_col,
@@ -474,8 +474,8 @@ def simulate(
             stdout.print(f"logged {summary.rows:,} decisions of {behavior} ({summary.episodes} "
                          f"episodes, {summary.n_arms} arms) to {summary.path}")  # fmt: skip
         return
-    from sim.simulate import simulate as run_simulation
-    from sim.simulate import write_trajectories
+    from experiments.simulate import simulate as run_simulation
+    from experiments.simulate import write_trajectories
 
     with stderr.status(f"simulating {episodes} episodes of {policy} on {task} ..."):
         result = run_simulation(
@@ -665,7 +665,7 @@ def fit_demand_command(
     promo_col: PromoCol = None,
 ) -> None:
     """Fit the demand model to a log: elasticities with 95 % CIs, uplifts, a market file."""
-    from sim.fit_market import fit_market
+    from sim.demand.build_market import fit_market
 
     columns = _column_mapping(
         customer=customer_col, date=date_col, quantity=quantity_col, price=price_col,
@@ -1051,7 +1051,7 @@ def bench_profile(
     as_json: JsonFlag = False,
 ) -> None:
     """Profile a synthetic log of LINES lines on one core: seconds and peak memory."""
-    from experiments.bench import bench_profile as measure_profile
+    from experiments.bench.profile import bench_profile as measure_profile
 
     with stderr.status(f"benchmarking profile on about {lines:,} lines ..."):
         measurement = measure_profile(lines)
@@ -1062,10 +1062,10 @@ def bench_profile(
 @reports_input_errors
 def bench_recsys(as_json: JsonFlag = False) -> None:
     """ALS fit + evaluation on 100k customers x 1k products, and NDCG@10 vs popularity."""
-    from experiments.bench import run_on_one_core
+    from experiments.bench.profile import run_on_one_core
 
     with stderr.status("benchmarking recommenders (about a minute) ..."):
-        output = run_on_one_core("import sys; from recsys.bench import main; main([])")
+        output = run_on_one_core("import sys; from experiments.bench.recsys import main; main([])")
     payload = json.loads(output)
     if as_json:
         emit_json(payload)
@@ -1077,7 +1077,7 @@ def bench_recsys(as_json: JsonFlag = False) -> None:
 @reports_input_errors
 def bench_env(as_json: JsonFlag = False) -> None:
     """Env and batched market speed (8 segments x 20 products), as ratios to Poisson draws."""
-    from experiments.bench_env import bench_env as measure_env_speed
+    from experiments.bench.env import bench_env as measure_env_speed
 
     with stderr.status("benchmarking the market (about 15 s) ..."):
         rows = measure_env_speed()
@@ -1127,7 +1127,7 @@ def bench_all(
     reference-policies, agents, experiment, ope (about 1.5 hours in all). Each group is
     saved to OUT as it finishes; a rerun reuses saved groups (resume after an interrupt),
     --fresh measures again."""
-    from experiments.bench_all import markdown_rows, run_groups, select_groups
+    from experiments.bench.all import markdown_rows, run_groups, select_groups
 
     groups = select_groups(only)
     with stderr.status("") as status:

@@ -6,7 +6,7 @@ challenger beats the control (the status quo), then give every customer the winn
 the rest of the horizon. Each evaluation episode is one fresh test.
 
 **Design.** Arm 0 is the control; with ``K`` arms the env is reset with ``K`` cohorts
-(:class:`sim.env.MarketEnv`, *Customer cohorts*) and cohort ``k`` gets arm ``k``. Period
+(:class:`sim.tasks.env.MarketEnv`, *Customer cohorts*) and cohort ``k`` gets arm ``k``. Period
 ``t``'s profits ``Y_{k,t}`` are paired by period: the difference
 ``D_{k,t} = Y_{k,t} - Y_{0,t}`` removes what the cohorts share (season, competitor),
 so the test is a one-sample t-test on ``D_k`` (a paired t-test).
@@ -80,11 +80,11 @@ from agents.baselines import (
     market_env,
     record_learning_curve,
 )
+from experiments.simulate import discrete_indices
 from sim import oracles
-from sim.env import MarketEnv
-from sim.errors import InputError
-from sim.market import MarketAction, MarketParameters
-from sim.simulate import discrete_indices
+from sim.logs.errors import InputError
+from sim.market.core import MarketAction, MarketParameters
+from sim.tasks.env import MarketEnv
 
 Alternative = Literal["larger", "two-sided"]
 

@@ -20,7 +20,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 #: The largest full grid used as it is.
 DEFAULT_MAX_ARMS = 512
@@ -63,7 +63,7 @@ def arm_set(
     """The arms of a MultiDiscrete ``action_space`` (see the module docstring).
 
     :param block_sizes: lengths of the action's blocks, in order (``env.action_block_sizes``
-        of :class:`sim.env.MarketEnv`); None treats the whole action as one block.
+        of :class:`sim.tasks.env.MarketEnv`); None treats the whole action as one block.
     """
     if not isinstance(action_space, spaces.MultiDiscrete):
         raise InputError(

@@ -63,7 +63,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agents.arms import arm_set, env_arm_set
 from agents.base import Agent, ProgressCallback, check_actions, register_agent, state_array
 from agents.evaluation import play_online
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 #: Mixed into the agent's seed so that its random stream differs from the env's.
 BANDIT_STREAM = 0x62616E64  # "band"

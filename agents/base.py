@@ -13,14 +13,14 @@ simulator first:
 Agents that learn offline (PPO, Q-learning) ignore both. Agents that need to split
 customers between arms (the A/B test) ask for ``cohorts > 1``; the episode runner then
 resets the env with ``options={"cohorts": agent.cohorts}`` and the agent's actions
-have one row per cohort (see :class:`sim.env.MarketEnv`).
+have one row per cohort (see :class:`sim.tasks.env.MarketEnv`).
 
 **Saved form.** A directory holding ``agent.json`` (the agent's name, format version,
 hyper-parameters and the spaces it was set up for) and the agent's state in formats
 that load without running code: ``state.npz`` (``allow_pickle=False``) or, for torch
 networks, a ``weights_only`` state dict. :func:`load_agent` reads ``agent.json`` and
 dispatches to the registered class. It checks every file as untrusted input (types,
-shapes, finite values) and raises one :class:`~sim.errors.InputError` naming the file;
+shapes, finite values) and raises one :class:`~sim.logs.errors.InputError` naming the file;
 files that can only be read by unpickling (a stable-baselines3 ``.zip``) need the
 caller's explicit ``allow_pickle=True`` (:mod:`agents.safe_load`).
 """
@@ -39,7 +39,7 @@ import numpy as np
 from gymnasium import spaces
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from sim.errors import InputError, did_you_mean
+from sim.logs.errors import InputError, did_you_mean
 
 #: Format of ``agent.json``; bumped when a saved agent would no longer load.
 FORMAT_VERSION = 1
@@ -285,7 +285,7 @@ class Agent(ABC):
 
     def save(self, path: str | Path) -> Path:
         """Save into directory ``path`` (created; files replaced atomically)."""
-        from sim.atomic import write_atomically
+        from sim.logs.atomic import write_atomically
 
         directory = Path(path)
         directory.mkdir(parents=True, exist_ok=True)

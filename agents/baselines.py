@@ -16,7 +16,7 @@ without an env. :meth:`bind` computes a plan only when the agent has none for th
 horizon (an agent evaluated without ``learn`` plans on its first episode); ``learn``
 always plans afresh.
 
-The constant baselines and the DP reuse :func:`sim.simulate.discrete_indices` to put a
+The constant baselines and the DP reuse :func:`experiments.simulate.discrete_indices` to put a
 market action on the grid, the same mapping ``promosim simulate`` uses.
 """
 
@@ -32,11 +32,11 @@ from gymnasium import spaces
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.base import Agent, ProgressCallback, check_actions, register_agent, state_array
+from experiments.simulate import discrete_indices
 from sim import oracles
-from sim.env import MarketEnv
-from sim.errors import InputError
-from sim.market import MarketAction
-from sim.simulate import discrete_indices
+from sim.logs.errors import InputError
+from sim.market.core import MarketAction
+from sim.tasks.env import MarketEnv
 
 #: The tasks whose action sets prices.
 PRICE_TASKS = ("pricing", "joint")

@@ -77,7 +77,7 @@ from threadpoolctl import ThreadpoolController
 
 from agents.bandits import ArmStatistics, BanditAgent, Hyperparameters
 from agents.base import register_agent, state_array
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 #: Smallest ratio sigma^2 / tau^2 used in the penalty: keeps it positive when the
 #: profits have no noise at all (a ratio, so it does not depend on the reward scale).

@@ -21,7 +21,7 @@ with :math:`\theta_j = (a_j, b_j, c_j)`: :math:`a_j` the log units at list price
 :math:`b_j` the price elasticity and :math:`c_j` the loadings on the features
 :math:`x_t`. With ``use_season`` (the default) :math:`x_t` is the observation's
 'season' block, :math:`(\sin, \cos)` of :math:`2\pi \cdot \text{week} / 52`
-(:class:`sim.env.MarketEnv`), a first-harmonic yearly cycle; otherwise there are no
+(:class:`sim.tasks.env.MarketEnv`), a first-harmonic yearly cycle; otherwise there are no
 features. The 0.5 keeps weeks without sales finite. The model ignores what the market
 carries between periods (reference prices, pantry, churn, the competitor): the agent
 is myopic, as a bandit is.
@@ -117,13 +117,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.base import Agent, ProgressCallback, register_agent, state_array
 from agents.evaluation import play_online
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 #: Added to units sold before taking logs, so that a period without sales stays finite.
 UNITS_OFFSET = 0.5
 
 #: The observation's 'season' block (sin, cos of the week): the two values before the
-#: last one, the share of the horizon left (layout in :class:`sim.env.MarketEnv`).
+#: last one, the share of the horizon left (layout in :class:`sim.tasks.env.MarketEnv`).
 SEASON_BLOCK = slice(-3, -1)
 
 #: Mixed into the seed of the agent's random stream. The env seeds its own Generator

@@ -1,7 +1,7 @@
 r"""A promosim observation as one integer state, for the tabular agents.
 
 Tabular Q-learning needs a finite state. :class:`Discretiser` summarises the
-observation of :class:`sim.env.MarketEnv` by the four quantities that carry the
+observation of :class:`sim.tasks.env.MarketEnv` by the four quantities that carry the
 market's dynamic state for a pricing or promotion policy, each cut into bins:
 
 - ``reference``: the mean over segments and products of R / p, the reference price
@@ -44,9 +44,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
-#: The observation blocks of :class:`sim.env.MarketEnv`, in order, with their lengths as
+#: The observation blocks of :class:`sim.tasks.env.MarketEnv`, in order, with their lengths as
 #: functions of (segments S, products J); the layout its class docstring documents.
 OBSERVATION_BLOCKS: tuple[tuple[str, str], ...] = (
     ("reference", "SJ"),

@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.base import Agent
-from sim.simulate import mean_ci95
+from experiments.simulate import mean_ci95
 
 #: Per-segment figures of the env's ``info`` that an episode record sums over periods.
 SEGMENT_FIGURES = ("revenue", "units", "margin", "ad_spend", "promotion_cost")

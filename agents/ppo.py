@@ -65,7 +65,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
 from agents.base import Agent, ProgressCallback, register_agent, state_array
 from agents.safe_load import holds_pickled_objects, is_zip, one_line, require_consent
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 #: Added to the variance before its square root, as ``VecNormalize(epsilon=)`` does.
 NORMALIZATION_EPSILON = 1e-8
@@ -482,7 +482,7 @@ class PPOAgent(Agent):
         written through a file handle so that the same weights give the same bytes."""
         if self.policy is None:
             return
-        from sim.atomic import write_atomically
+        from sim.logs.atomic import write_atomically
 
         state = self.policy.state_dict()
         weights = {key: value.detach().cpu().clone() for key, value in state.items()}

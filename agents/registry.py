@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 from agents.base import AGENTS, Agent
-from sim.errors import InputError, did_you_mean
+from sim.logs.errors import InputError, did_you_mean
 
 #: name -> module that defines (and registers) it.
 AGENT_MODULES: dict[str, str] = {

@@ -12,7 +12,7 @@ in it:
 - a ``policy.pt`` holding more than tensors (``torch.save(model.policy, ...)``: a
   whole pickled module).
 
-Such files are refused with an :class:`~sim.errors.InputError` that says how to opt in,
+Such files are refused with an :class:`~sim.logs.errors.InputError` that says how to opt in,
 unless the caller opts in: ``load_agent(path, allow_pickle=True)``, or the
 :func:`allowing_pickle` context (what the CLI's ``--allow-pickle`` sets, for code that
 loads agents further down). An opted-in load still emits a :class:`PickleWarning`
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 #: How a user opts in, named in every refusal.
 OPT_IN = "--allow-pickle (allow_pickle=True in Python)"

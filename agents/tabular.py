@@ -94,7 +94,7 @@ from agents.discretize import (
     DEFAULT_REFERENCE_EDGES,
     Discretiser,
 )
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 #: (state, arm, scaled reward, next state, whether the next state is past the horizon).
 Transition = tuple[int, int, float, int, bool]

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sim.env import DEFAULT_HORIZON, MarketEnv
-from sim.errors import InputError
-from sim.guardrails import Guardrails
+from sim.logs.errors import InputError
+from sim.tasks.env import DEFAULT_HORIZON, MarketEnv
+from sim.tasks.guardrails import Guardrails
 
 
 class TaskSpec(BaseModel):
@@ -50,7 +50,7 @@ class TaskSpec(BaseModel):
         return self.model_copy(update={"action_style": action_style})
 
     def save(self, path: Path) -> None:
-        from sim.atomic import write_atomically
+        from sim.logs.atomic import write_atomically
 
         write_atomically(
             path, lambda p: p.write_text(self.model_dump_json(indent=2), encoding="utf-8")

@@ -28,8 +28,8 @@ from agents.base import ProgressCallback, load_agent
 from agents.evaluation import Evaluation, evaluate
 from agents.registry import make_agent
 from agents.task import TaskSpec, oracle_value
-from sim.atomic import atomic_directory, write_json
-from sim.errors import InputError
+from sim.logs.atomic import atomic_directory, write_json
+from sim.logs.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from sim.env import ACTION_STYLES, DEFAULT_HORIZON, TASKS
-from sim.errors import InputError, did_you_mean
+from sim.logs.errors import InputError, did_you_mean
+from sim.tasks.env import ACTION_STYLES, DEFAULT_HORIZON, TASKS
 
 #: Largest seed: seeds are stored as SQLite integers and offset into env seeds.
 MAX_SEED = 2**32 - 1

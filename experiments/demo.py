@@ -76,7 +76,7 @@ DEMO_AGENTS: tuple[dict[str, Any], ...] = (
 
 
 def best_seller(log: Any) -> str:
-    """The product with the most revenue in a :class:`sim.data.TransactionLog` (ties: the
+    """The product with the most revenue in a :class:`sim.logs.data.TransactionLog` (ties: the
     first by name): the one a strategist would try dynamic pricing on first."""
     revenue = log.frame.groupby("product")["amount"].sum()
     return str(revenue.sort_index().idxmax())
@@ -113,11 +113,11 @@ def run_demo(
     """Synthesise a market, profile it, fit demand, compare policies on the fit, report."""
     from sklearn.metrics import adjusted_rand_score
 
-    from sim.data import read_transaction_log
-    from sim.fit_market import fit_market
-    from sim.segments import build_profile, profile_summary, write_profile
-    from sim.simulate import simulate
-    from sim.synth import SynthSpec, load_truth_segments, synthesize
+    from experiments.simulate import simulate
+    from sim.demand.build_market import fit_market
+    from sim.logs.data import read_transaction_log
+    from sim.market.synth import SynthSpec, load_truth_segments, synthesize
+    from sim.profiles.segments import build_profile, profile_summary, write_profile
 
     console = progress or Console(stderr=True)
     out = Path(out_dir)

@@ -28,8 +28,8 @@ import pandas as pd
 
 from experiments.runner import open_experiment
 from experiments.stats import OVERALL, summarise, verdict
-from sim.atomic import write_atomically
-from sim.errors import InputError, did_you_mean
+from sim.logs.atomic import write_atomically
+from sim.logs.errors import InputError, did_you_mean
 
 SECTIONS = (
     "Verdicts", "Summary", "Learning curves", "Profit distributions", "Trajectories", "Segments",

@@ -8,7 +8,7 @@ cluster by address; Ray is imported only on that path).
 **Common random numbers.** Every agent of a scenario and seed is evaluated on the same
 env seeds (:func:`evaluation_seeds`) with the env's common-random-numbers mode, which
 draws each period's demand from a uniform stream that does not depend on the actions
-(:mod:`sim.market`), so paired differences between agents measure the policies, not
+(:mod:`sim.market.core`), so paired differences between agents measure the policies, not
 the luck of the draw.
 
 **Resume.** The parent process is the only writer: each result goes into the store in
@@ -19,7 +19,7 @@ as soon as it is gone, so a killed batch leaves no process behind to finish its 
 **Nothing half-made.** Before anything is written, every scenario's env is built from
 the market and every agent is made with its hyper-parameters and set up for the task
 (:func:`check_runs`), so a broken market file or a bad hyper-parameter is one
-:class:`~sim.errors.InputError` naming the experiment file, and ``--out`` is not created.
+:class:`~sim.logs.errors.InputError` naming the experiment file, and ``--out`` is not created.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict
 
 from experiments.config import AgentEntry, ExperimentConfig, Scenario
 from experiments.store import STORE_NAME, ResultStore
-from sim.errors import InputError, did_you_mean
+from sim.logs.errors import InputError, did_you_mean
 
 #: First env seed of evaluation episodes; seed s of an experiment evaluates on
 #: EVALUATION_SEED_BASE + 1000 s, +1, ...: apart from training, which starts at seed s.
@@ -76,7 +76,7 @@ class RunConfig(BaseModel):
 
 def resolve_market_name(market: str, base_dir: Path) -> str:
     """A preset name as it is; a file path made absolute from the experiment's folder."""
-    from sim.presets import PRESETS
+    from sim.market.presets import PRESETS
 
     if market in PRESETS:
         return market
@@ -121,7 +121,7 @@ def evaluation_seeds(seed: int, episodes: int) -> list[int]:
 
 def only_products(params: Any, names: tuple[str, ...]) -> Any:
     """The market restricted to the named products, in the order given."""
-    from sim.presets import restrict_products
+    from sim.market.presets import restrict_products
 
     known = list(params.product_names)
     for name in names:
@@ -138,10 +138,10 @@ def only_products(params: Any, names: tuple[str, ...]) -> Any:
 
 def build_env(run: RunConfig, market: Any = None) -> Any:
     """The scenario's env for a run (common random numbers on); ``market`` is the run's
-    market already loaded (:class:`~sim.market.MarketParameters`), or None to load it."""
+    market already loaded (:class:`~sim.market.core.MarketParameters`), or None to load it."""
     from experiments.scenarios import scenario_guardrails, scenario_market
-    from sim.env import MarketEnv, resolve_market
-    from sim.guardrails import Guardrails
+    from sim.tasks.env import MarketEnv, resolve_market
+    from sim.tasks.guardrails import Guardrails
 
     source = run.market if market is None else market
     params = resolve_market(source)
@@ -254,7 +254,7 @@ def check_runs(config: ExperimentConfig, runs: list[RunConfig]) -> None:
     and is set up for the first scenario's env (its spaces and horizon: an A/B test
     needs room for a test). Messages name the experiment file and the key at fault."""
     from agents.registry import make_agent
-    from sim.env import resolve_market
+    from sim.tasks.env import resolve_market
 
     if not runs:
         return
@@ -403,7 +403,7 @@ MANIFEST_NAME = "experiment.json"
 
 def _write_manifest(out: Path, config: ExperimentConfig, runs: list[RunConfig]) -> None:
     """The resolved experiment and its run keys, for ``status`` and ``report``."""
-    from sim.atomic import write_json
+    from sim.logs.atomic import write_json
 
     write_json(
         {

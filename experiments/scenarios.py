@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 
 from experiments.config import Scenario
-from sim.errors import InputError, did_you_mean
-from sim.guardrails import Guardrails
-from sim.market import CompetitorShock, MarketParameters
+from sim.logs.errors import InputError, did_you_mean
+from sim.market.core import CompetitorShock, MarketParameters
+from sim.tasks.guardrails import Guardrails
 
 
 def scenario_market(params: MarketParameters, scenario: Scenario, horizon: int) -> MarketParameters:

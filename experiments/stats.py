@@ -56,7 +56,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from sim.errors import InputError, did_you_mean
+from sim.logs.errors import InputError, did_you_mean
 
 FloatArray = NDArray[np.float64]
 

@@ -20,7 +20,7 @@ Tables:
 The writer (:class:`ResultStore`) creates the file with its tables in one step (built
 under a temporary name, then linked into place); readers (:meth:`ResultStore.open`)
 never create anything: a missing, empty, corrupt or foreign file is an
-:class:`~sim.errors.InputError` naming it. Both check, once per store, that the file is
+:class:`~sim.logs.errors.InputError` naming it. Both check, once per store, that the file is
 an intact SQLite database with these tables and columns.
 """
 
@@ -39,7 +39,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 STORE_NAME = "results.sqlite"
 

@@ -10,7 +10,8 @@
 - :mod:`recsys.taste`: ALS taste vectors as segmentation features and the
   segment x product ``affinity.parquet`` the market reads;
 - :mod:`recsys.rules`: association rules from baskets (FP-growth);
-- :mod:`recsys.service`: what ``promosim recommend`` runs; :mod:`recsys.bench`: benchmarks.
+- :mod:`recsys.service`: what ``promosim recommend`` runs;
+  benchmarks are in :mod:`experiments.bench.recsys`.
 
 Nothing is imported here, so ``import recsys`` stays cheap.
 """

@@ -42,8 +42,8 @@ from recsys.interactions import (
 )
 from recsys.models import BASELINE, PopularityRecommender, Recommender, default_models
 from recsys.models.base import batches, check_k
-from sim.data import TransactionLog
-from sim.errors import InputError
+from sim.logs.data import TransactionLog
+from sim.logs.errors import InputError
 
 #: Columns of the ranking table of :func:`evaluate_models`, after the model name.
 RANKING_COLUMNS: tuple[str, ...] = (

@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from sim.data import TransactionLog
-from sim.errors import InputError, did_you_mean
+from sim.logs.data import TransactionLog
+from sim.logs.errors import InputError, did_you_mean
 
 Measure = Literal["count", "quantity", "spend"]
 Weighting = Literal["log", "linear", "none"]

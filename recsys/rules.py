@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from sim.data import TransactionLog
-from sim.errors import InputError
+from sim.logs.data import TransactionLog
+from sim.logs.errors import InputError
 
 #: Columns of :func:`cross_sell_rules`' table.
 RULE_COLUMNS: tuple[str, ...] = (

@@ -20,15 +20,15 @@ from recsys.interactions import Interactions, interactions_from_log, interaction
 from recsys.models import BASELINE, Recommender, default_models, make_model
 from recsys.models.base import check_k
 from recsys.rules import cross_sell_rules
-from sim.atomic import write_atomically, write_parquet
-from sim.data import (
+from sim.logs.atomic import write_atomically, write_parquet
+from sim.logs.data import (
     MAX_COLUMNS,
     ColumnMapping,
     TransactionLog,
     read_parquet_frame,
     read_transaction_log,
 )
-from sim.errors import InputError, describe_path
+from sim.logs.errors import InputError, describe_path
 
 #: Suffixes a recommendations file can be written as.
 RECOMMENDATION_FORMATS = (".csv", ".parquet")
@@ -60,7 +60,7 @@ def load_feedback(path: str | Path, columns: ColumnMapping | None = None) -> Fee
 
     Ratings use ``columns.customer`` / ``columns.product`` when given, else columns
     named ``customer`` and ``product``. Every problem with the file raises
-    :class:`InputError`, one line naming it (see :func:`sim.data.read_transaction_log`).
+    :class:`InputError`, one line naming it (see :func:`sim.logs.data.read_transaction_log`).
     """
     path = Path(path)
     columns = columns or ColumnMapping()
@@ -266,7 +266,7 @@ def _header(path: Path) -> list[str]:
 
     Parquet names come from the schema; a text file's from its first line, split at tabs
     if it has any, else at commas, else at whitespace (so a file of any width costs one
-    line). An unreadable file is left to :func:`sim.data.read_transaction_log`, which
+    line). An unreadable file is left to :func:`sim.logs.data.read_transaction_log`, which
     says why.
     """
     try:

@@ -42,19 +42,19 @@ import pandas as pd
 from recsys.interactions import interactions_from_log
 from recsys.models.als import ALSRecommender
 from recsys.models.base import Recommender, batches
-from sim.atomic import write_parquet
-from sim.data import TransactionLog
-from sim.errors import InputError
+from sim.logs.atomic import write_parquet
+from sim.logs.data import TransactionLog
+from sim.logs.errors import InputError
 
 if TYPE_CHECKING:
-    from sim.segments import Profile
+    from sim.profiles.segments import Profile
 
 #: Latent factors of the taste model: enough for a few taste directions, few enough
 #: to stay stable on a small log.
 TASTE_FACTORS = 8
 #: Variance of the taste block relative to the RFM block (see the module docstring).
 TASTE_WEIGHT = 0.25
-#: Columns of ``sim.segments.cluster_features``: log recency, frequency, monetary.
+#: Columns of ``sim.profiles.segments.cluster_features``: log recency, frequency, monetary.
 RFM_FEATURES = 3
 #: File name of the segment x product affinities in a profile directory.
 AFFINITY_FILE = "affinity.parquet"
@@ -93,7 +93,7 @@ def taste_features(
 
     Column d is ``(v_d - mean_d) / sd_d * sqrt(weight * 3 / factors)`` (a constant
     column becomes 0); a customer without a vector gets the mean taste, 0. Rows follow
-    ``customers``, e.g. ``sim.segments.compute_rfm(log).index`` for ``build_profile``.
+    ``customers``, e.g. ``sim.profiles.segments.compute_rfm(log).index`` for ``build_profile``.
     """
     if weight < 0:
         raise InputError(f"taste weight must be >= 0, got {weight}")
@@ -173,12 +173,12 @@ def profile_with_taste(
     factors: int = TASTE_FACTORS,
     weight: float = TASTE_WEIGHT,
 ) -> TasteProfile:
-    """``sim.segments.build_profile`` with taste features appended, then segment affinities.
+    """:func:`sim.profiles.segments.build_profile` with taste features, then segment affinities.
 
     The ALS taste model and K-Means share ``seed``. The taste features are aligned with
     the profile's customer order (sorted ids, as ``compute_rfm`` returns them).
     """
-    from sim.segments import build_profile, compute_rfm
+    from sim.profiles.segments import build_profile, compute_rfm
 
     model = fit_taste_model(log, factors=factors, seed=seed)
     vectors = _vectors(model)
@@ -196,8 +196,8 @@ def profile_with_taste(
 
 
 def write_taste_profile(result: TasteProfile, out_dir: str | Path) -> list[Path]:
-    """``sim.segments.write_profile``'s files plus :data:`AFFINITY_FILE`, each atomically."""
-    from sim.segments import write_profile
+    """The files of :func:`~sim.profiles.segments.write_profile` and :data:`AFFINITY_FILE`."""
+    from sim.profiles.segments import write_profile
 
     written = write_profile(result.profile, out_dir)
     return [*written, write_affinity(result.affinity, out_dir)]

@@ -38,11 +38,9 @@ from typing import Protocol
 
 import numpy as np
 
-from sim import market_equations as eq
-from sim.env import ActionGrid
-from sim.errors import InputError
-from sim.guardrails import Guardrails, enforce
-from sim.market import (
+from sim.logs.errors import InputError
+from sim.market import equations as eq
+from sim.market.core import (
     FloatArray,
     MarketAction,
     MarketParameters,
@@ -52,6 +50,8 @@ from sim.market import (
     initial_state,
     season_at,
 )
+from sim.tasks.env import ActionGrid
+from sim.tasks.guardrails import Guardrails, enforce
 
 
 def expected_transition(

@@ -30,10 +30,10 @@ import typer
 from click.testing import CliRunner
 
 from cli import app
-from sim.data import read_transaction_log
-from sim.market_config import market_config_from_truth
-from sim.segments import build_profile, write_profile
-from sim.synth import SynthSpec, synthesize
+from sim.logs.data import read_transaction_log
+from sim.market.config import market_config_from_truth
+from sim.market.synth import SynthSpec, synthesize
+from sim.profiles.segments import build_profile, write_profile
 
 #: typer's CliRunner turns the app into a click command on every call (60 ms, most of
 #: the time of a command that fails at once); this table of 230 cases builds it once and

@@ -25,11 +25,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from experiments.ope.run import load_log
-from sim.data import TransactionLog, read_transaction_log
-from sim.errors import InputError
-from sim.market_config import MarketConfig, load_market_config, market_config_from_truth
-from sim.presets import load_market_file
-from sim.synth import SynthSpec, synthesize
+from sim.logs.data import TransactionLog, read_transaction_log
+from sim.logs.errors import InputError
+from sim.market.config import MarketConfig, load_market_config, market_config_from_truth
+from sim.market.presets import load_market_file
+from sim.market.synth import SynthSpec, synthesize
 
 FUZZ = settings(
     max_examples=60,
@@ -291,7 +291,7 @@ def test_truth_files_with_any_generator_load_or_raise_input_error(
     )
 )
 def test_random_market_dicts_validate_or_raise_input_error(payload: Any) -> None:
-    from sim.market_config import validate_market
+    from sim.market.config import validate_market
 
     only_input_errors(lambda: validate_market(payload, Path("random.json")))
 

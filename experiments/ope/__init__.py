@@ -15,7 +15,7 @@
 - :mod:`~experiments.ope.validate`: estimators against the on-policy truth
   (``promosim ope validate``);
 - :mod:`~experiments.ope.gate`: the rollout gate (``promosim ope gate``);
-- :mod:`~experiments.ope.bench`: the timing figure (``python -m experiments.ope.bench``).
+- :mod:`~experiments.bench.ope`: the timing figure (``python -m experiments.bench.ope``).
 
 Typical use::
 

@@ -51,10 +51,10 @@ import pandas as pd
 from agents.arms import ArmSet
 from experiments.ope.logs import ACTION, EPISODE, PROPENSITY, REWARD, STEP
 from experiments.ope.policies import ArmPolicy, build_policies
-from sim.atomic import write_atomically, write_json
-from sim.env import DEFAULT_HORIZON, MarketEnv
-from sim.errors import InputError
-from sim.market_config import read_json_file
+from sim.logs.atomic import write_atomically, write_json
+from sim.logs.errors import InputError
+from sim.market.config import read_json_file
+from sim.tasks.env import DEFAULT_HORIZON, MarketEnv
 
 CONTEXT_PREFIX = "x_"
 BEHAVIOR_PREFIX = "mu_"

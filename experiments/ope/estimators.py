@@ -58,7 +58,7 @@ from sklearn.linear_model import Ridge
 
 from experiments.ope.diagnostics import OverlapDiagnostics, overlap_diagnostics
 from experiments.ope.logs import LoggedDecisions, check_target_probabilities
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 #: Default confidence level of the intervals.
 CONFIDENCE = 0.95

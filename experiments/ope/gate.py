@@ -49,7 +49,7 @@ from experiments.ope.run import (
 )
 from experiments.ope.selection import BANDIT_ESTIMATORS, estimators_by_name
 from experiments.ope.sequential import SEQUENTIAL_ESTIMATORS
-from sim.errors import InputError, did_you_mean
+from sim.logs.errors import InputError, did_you_mean
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ column              required  meaning
 
 Every check lives in this module, once: :func:`check_decisions` for the logged arrays
 and :func:`check_target_probabilities` for a target policy's ``(n, A)`` probabilities.
-Both raise :class:`~sim.errors.InputError` with one line naming where the first bad
+Both raise :class:`~sim.logs.errors.InputError` with one line naming where the first bad
 value is: ``<file>, line N`` for CSV (the header is line 1), ``<file>, row N`` for
 Parquet (data rows counted from 1), ``logged decisions, index i`` for arrays built in
 code (0-based, as numpy counts).
@@ -41,8 +41,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.data import read_parquet_frame
-from sim.errors import InputError, describe_path, did_you_mean
+from sim.logs.data import read_parquet_frame
+from sim.logs.errors import InputError, describe_path, did_you_mean
 
 #: Column names of the logged fields.
 ACTION, REWARD, PROPENSITY = "action", "reward", "propensity"

@@ -36,7 +36,7 @@ take an action outside them. :func:`policy_arms` therefore appends to the env's 
 every action the named deterministic policies can take (a planned baseline's plan
 rows), so that every policy's actions are arms. A saved agent whose actions depend on
 the context (PPO, Q-learning) is checked as it acts: an action that is not an arm
-raises :class:`~sim.errors.InputError`. Only the discrete action style has arms.
+raises :class:`~sim.logs.errors.InputError`. Only the discrete action style has arms.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ import numpy as np
 
 from agents.arms import ArmSet, env_arm_set
 from agents.base import Agent, load_agent
-from sim.env import MarketEnv
-from sim.errors import InputError, did_you_mean
+from sim.logs.errors import InputError, did_you_mean
+from sim.tasks.env import MarketEnv
 
 UNIFORM = "uniform"
 EPSILON = "epsilon"

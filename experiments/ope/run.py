@@ -80,7 +80,7 @@ from experiments.ope.sequential import (
     SequentialEstimator,
     evaluate_sequential,
 )
-from sim.errors import InputError, did_you_mean
+from sim.logs.errors import InputError, did_you_mean
 
 BANDIT, SEQUENTIAL = "bandit", "sequential"
 Kind = Literal["bandit", "sequential"]

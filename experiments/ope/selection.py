@@ -48,7 +48,7 @@ from experiments.ope.estimators import (
     Statistic,
     SwitchDR,
 )
-from sim.errors import InputError, did_you_mean
+from sim.logs.errors import InputError, did_you_mean
 
 #: Switch-DR thresholds, from DR (inf) to the direct method (0).
 DEFAULT_TAUS: tuple[float, ...] = (math.inf, 1000.0, 300.0, 100.0, 30.0, 10.0, 3.0, 1.0, 0.0)

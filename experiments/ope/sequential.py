@@ -45,7 +45,7 @@ from experiments.ope.estimators import (
     resolve_model,
 )
 from experiments.ope.logs import LoggedDecisions, check_target_probabilities
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 # --------------------------------------------------------------------------- episode layout
 

@@ -86,8 +86,8 @@ from experiments.ope.run import (
     choose_estimators,
     estimate_rows,
 )
-from sim.env import DEFAULT_HORIZON, MarketEnv
-from sim.errors import InputError
+from sim.logs.errors import InputError
+from sim.tasks.env import DEFAULT_HORIZON, MarketEnv
 
 #: Default Monte Carlo episodes of the target on-policy for the truth.
 TRUTH_EPISODES = 500

@@ -19,7 +19,7 @@ from recsys.models.hybrid import HybridRecommender
 from recsys.models.item_knn import ItemKNNRecommender
 from recsys.models.popularity import PopularityRecommender
 from recsys.models.user_knn import UserKNNRecommender
-from sim.errors import InputError, did_you_mean
+from sim.logs.errors import InputError, did_you_mean
 
 #: Model names, the baseline first.
 MODEL_NAMES: tuple[str, ...] = ("popularity", "item_knn", "user_knn", "als", "content", "hybrid")

@@ -6,7 +6,7 @@ import numpy as np
 
 from recsys.interactions import Interactions
 from recsys.models.base import Recommender
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 
 class ALSRecommender(Recommender):

@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from recsys.arrays import top_k
 from recsys.interactions import Interactions, require_feedback
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 #: Scores computed per batch of customers: about this many (customer, product) cells,
 #: so that 100k customers x 1k products never need one 800 MB dense array.

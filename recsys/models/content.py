@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from recsys.arrays import centre_stored, stored_row_means
 from recsys.interactions import Interactions
 from recsys.models.base import Recommender
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 
 class ContentRecommender(Recommender):

@@ -10,7 +10,7 @@ from sklearn.base import clone
 
 from recsys.interactions import Interactions
 from recsys.models.base import Recommender
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 
 class HybridRecommender(Recommender):

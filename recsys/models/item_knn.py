@@ -9,7 +9,7 @@ import numpy as np
 from recsys.arrays import centre_stored, keep_top_positive, pattern, stored_row_means
 from recsys.interactions import Interactions
 from recsys.models.base import Recommender
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 Similarity = Literal["cosine", "adjusted_cosine"]
 

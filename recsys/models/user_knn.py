@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from recsys.arrays import centre_stored, keep_top_positive, pattern, stored_row_means
 from recsys.interactions import Interactions
 from recsys.models.base import Recommender, batches
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 
 class UserKNNRecommender(Recommender):

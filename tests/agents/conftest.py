@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from agents.task import TaskSpec
-from sim import market_equations as eq
-from sim.env import MarketEnv
-from sim.guardrails import Guardrails
-from sim.market import Effects, MarketParameters
+from sim.market import equations as eq
+from sim.market.core import Effects, MarketParameters
+from sim.tasks.env import MarketEnv
+from sim.tasks.guardrails import Guardrails
 
 TINY_HORIZON = 12
 

@@ -14,8 +14,8 @@ from agents.base import load_agent
 from agents.evaluation import run_episode
 from agents.registry import make_agent
 from sim import oracles
-from sim.env import MarketEnv
-from sim.errors import InputError
+from sim.logs.errors import InputError
+from sim.tasks.env import MarketEnv
 
 BANDITS = ("epsilon-greedy", "ucb1", "thompson")
 

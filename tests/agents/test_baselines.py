@@ -10,8 +10,8 @@ from agents.evaluation import evaluate, run_episode
 from agents.registry import make_agent
 from agents.task import TaskSpec
 from sim import oracles
-from sim.env import MarketEnv
-from sim.errors import InputError
+from sim.logs.errors import InputError
+from sim.tasks.env import MarketEnv
 
 BASELINES = ("status-quo", "cost-plus", "random", "best-fixed", "dp")
 

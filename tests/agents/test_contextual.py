@@ -18,7 +18,7 @@ from agents.contextual import ArmRegressions, LinearBandit
 from agents.evaluation import run_episode
 from agents.registry import make_agent
 from sim import oracles
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 LINEAR = ("linucb", "lin-thompson")
 

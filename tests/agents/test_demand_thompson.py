@@ -12,9 +12,9 @@ from agents.base import load_agent
 from agents.demand_thompson import DemandThompson, NormalInverseGamma, PricingFacts
 from agents.evaluation import run_episode
 from agents.registry import make_agent
-from sim.env import MarketEnv
-from sim.errors import InputError
+from sim.logs.errors import InputError
 from sim.oracles import best_fixed_action
+from sim.tasks.env import MarketEnv
 
 #: Episodes of online learning in the convergence tests (12 periods each in the tiny market).
 LEARNING_EPISODES = 3

@@ -13,9 +13,9 @@ from agents.base import load_agent
 from agents.evaluation import run_episode
 from agents.ppo import NORMALIZATION_EPSILON, WEIGHTS_FILE, PPOAgent
 from agents.registry import make_agent
-from sim.env import MarketEnv
-from sim.errors import InputError
+from sim.logs.errors import InputError
 from sim.oracles import best_fixed_action
+from sim.tasks.env import MarketEnv
 
 #: m* = (c / p) b / (1 + b) of the tiny market (tests/agents/conftest.py): 0.44 * 3 / 2.
 TINY_OPTIMAL_MULTIPLIER = 0.66

@@ -35,7 +35,7 @@ from agents.safe_load import PickleWarning, allowing_pickle
 from agents.task import TaskSpec
 from agents.training import train
 from cli import app
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 runner = CliRunner()
 

@@ -2,7 +2,7 @@
 ``promosim ope LOGS --target DIR`` and :func:`agents.base.load_agent`.
 
 Every case copies an intact training directory, damages one thing, and runs each
-command on it. The contract (``sim/errors.py``): exit code 2, exactly one line on
+command on it. The contract (``sim/logs/errors.py``): exit code 2, exactly one line on
 stderr that names the file (or directory) at fault and says what was expected, no
 traceback (no exception escapes the command), and nothing written anywhere. The
 intact copies pass the same commands (:func:`test_intact_agents_pass_every_command`),
@@ -33,7 +33,7 @@ from agents.base import load_agent
 from agents.task import TaskSpec
 from agents.training import train
 from cli import app
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 runner = CliRunner()
 

@@ -24,8 +24,8 @@ from agents.registry import make_agent
 from agents.tabular import TabularAgent, TabularConfig, epsilon_at, step_size
 from agents.task import TaskSpec
 from sim import oracles
-from sim.env import OBSERVATION_BOUND, MarketEnv
-from sim.errors import InputError
+from sim.logs.errors import InputError
+from sim.tasks.env import OBSERVATION_BOUND, MarketEnv
 
 AGENTS = ("q-learning", "double-q")
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from agents.task import TaskSpec
 from agents.training import evaluate_trained, parse_hyperparameters, train
 from cli import app
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 SPEC = TaskSpec(market="pricing-reference", task="pricing", horizon=4)
 

@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from experiments import bench_all
-from experiments.agent_figures import agent_figure_rows
-from sim.errors import InputError
+from experiments.bench import all as bench_all
+from experiments.bench.agents import agent_figure_rows
+from sim.logs.errors import InputError
 
 
 def test_unknown_group_is_refused_with_the_closest_name():
@@ -59,7 +59,7 @@ def test_an_unreadable_saved_group_is_measured_again(tmp_path):
 
 
 def _agent_figures(ppo: float, duel_low: float) -> dict:
-    """An ``experiments.agent_figures.measure`` result, as saved (JSON keys are strings)."""
+    """An ``experiments.bench.agents.measure`` result, as saved (JSON keys are strings)."""
     return {
         "seeds": [0, 1], "steps": 1000, "evaluation_seeds": list(range(1000, 1020)),
         "ppo_share_of_dp": {"dp_value": 100.0, "per_seed": {"0": ppo, "1": 0.99},
@@ -102,7 +102,7 @@ def test_markdown_rows_mark_what_is_not_met():
 def test_agent_training_runs_are_saved_as_they_finish_and_not_trained_again(
     tmp_path, monkeypatch
 ):
-    from experiments import agent_figures
+    from experiments.bench import agents as agent_figures
 
     trained = []
 

@@ -24,9 +24,9 @@ from experiments.config import (
 )
 from experiments.runner import expand
 from experiments.scenarios import scenario_guardrails, scenario_market
-from sim.errors import InputError
-from sim.guardrails import Guardrails
-from sim.presets import load_preset
+from sim.logs.errors import InputError
+from sim.market.presets import load_preset
+from sim.tasks.guardrails import Guardrails
 
 MINIMAL = """
 name = "t"

@@ -28,8 +28,8 @@ from experiments.ope.policies import (
     parse_policy,
     policy_arms,
 )
-from sim.env import MarketEnv
-from sim.errors import InputError
+from sim.logs.errors import InputError
+from sim.tasks.env import MarketEnv
 
 #: A short horizon keeps every test here fast.
 HORIZON = 12

@@ -35,7 +35,7 @@ from experiments.ope.selection import (
     slope_index,
     switch_dr_ladder,
 )
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 # --------------------------------------------------------------------------- a tiny log by hand
 #

@@ -12,7 +12,7 @@ from agents.task import TaskSpec
 from experiments.ope.collect import ArmTable, log_decisions, write_log
 from experiments.ope.gate import gate
 from experiments.ope.policies import parse_policy
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 HORIZON = 12
 FAST = {"reward_model": "ridge", "n_bootstrap": 100}

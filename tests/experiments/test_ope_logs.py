@@ -17,7 +17,7 @@ from experiments.ope.logs import (
     read_log_table,
     target_probabilities,
 )
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 HEADER = "x_0,x_1,action,reward,propensity,pi_0,pi_1,pi_2"
 GOOD_ROWS = ["0.5,1,0,1.0,0.5,0.2,0.3,0.5", "-1,2,2,0.0,0.25,0,0,1", "0,0,1,3.5,1,0.1,0.8,0.1"]

@@ -12,7 +12,7 @@ import pytest
 
 from agents.baselines import BestFixed, StatusQuo
 from agents.task import TaskSpec
-from experiments.ope.bench import bench_ope
+from experiments.bench.ope import bench_ope
 from experiments.ope.collect import ArmTable, arms_path, log_decisions, write_log
 from experiments.ope.estimators import Statistic
 from experiments.ope.policies import build_policies
@@ -26,7 +26,7 @@ from experiments.ope.run import (
 )
 from experiments.ope.selection import BANDIT_ESTIMATORS
 from experiments.ope.sequential import SEQUENTIAL_ESTIMATORS
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 HORIZON = 12
 #: Fast settings: a linear reward model and few resamples.

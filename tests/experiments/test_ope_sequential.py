@@ -26,7 +26,7 @@ from experiments.ope.sequential import (
     evaluate_sequential,
     fitted_q_evaluation,
 )
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 # --------------------------------------------------------------------------- a 2-step MDP by hand
 #

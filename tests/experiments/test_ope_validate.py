@@ -17,7 +17,7 @@ from experiments.ope.validate import (
     summarise_runs,
     validate,
 )
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 SEEDS = 3
 

@@ -154,7 +154,7 @@ def test_products_restrict_the_market_and_name_the_runs(tmp_path):
 
 def test_an_unknown_product_is_named_with_the_closest_one(tmp_path):
     from experiments.runner import check_runs
-    from sim.errors import InputError
+    from sim.logs.errors import InputError
 
     config, base_dir = _products_experiment(tmp_path, '["P066"]')
     with pytest.raises(InputError, match=r"key 'products': unknown product 'P066' \(did you mean"):

@@ -27,7 +27,7 @@ from experiments.stats import (
     summarise,
     verdict,
 )
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 FAST = {"n_resamples": 400}
 

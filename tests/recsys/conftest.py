@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.data import CANONICAL_COLUMNS, TransactionLog
-from sim.synth import SynthResult, SynthSpec, synthesize
+from sim.logs.data import CANONICAL_COLUMNS, TransactionLog
+from sim.market.synth import SynthResult, SynthSpec, synthesize
 
 #: A small synthetic market: big enough for every model, fast enough for every test.
 SMALL_MARKET = SynthSpec(customers=300, periods=52, products=10, seed=0)
@@ -46,6 +46,6 @@ def small_market(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
 
 @pytest.fixture(scope="session")
 def small_log(small_market: SynthResult) -> TransactionLog:
-    from sim.data import read_transaction_log
+    from sim.logs.data import read_transaction_log
 
     return read_transaction_log(Path(small_market.log_path))

@@ -18,7 +18,7 @@ from recsys.evaluation import (
 )
 from recsys.interactions import Interactions, interactions_from_ratings
 from recsys.models import ALSRecommender, PopularityRecommender, UserKNNRecommender
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 
 def test_time_split_leaves_no_held_out_purchase_in_train(small_log) -> None:
@@ -101,8 +101,8 @@ def test_evaluate_models_puts_the_baseline_first(small_log) -> None:
 def test_als_beats_popularity_on_the_synthetic_market(tmp_path) -> None:
     # The default market at a quarter of its size (1,000 customers, seed 0). Measured:
     # NDCG@10 ALS 0.454 vs popularity 0.288 (+58 %); the 30 % target is the margin.
-    from sim.data import read_transaction_log
-    from sim.synth import SynthSpec, synthesize
+    from sim.logs.data import read_transaction_log
+    from sim.market.synth import SynthSpec, synthesize
 
     log = read_transaction_log(
         synthesize(SynthSpec(customers=1_000), tmp_path / "log.csv").log_path

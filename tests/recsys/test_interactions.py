@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from recsys.interactions import confidence, interactions_from_log, interactions_from_ratings
-from sim.data import TransactionLog
-from sim.errors import InputError
+from sim.logs.data import TransactionLog
+from sim.logs.errors import InputError
 
 
 @pytest.fixture

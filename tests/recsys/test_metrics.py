@@ -18,7 +18,7 @@ from recsys.evaluation import (
     recall_at_k,
     rmse,
 )
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 # One customer: list [a, b, c, d, e], relevant {b, e, f}; hits at ranks 2 and 5.
 RECOMMENDED = ["a", "b", "c", "d", "e"]

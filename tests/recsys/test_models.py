@@ -22,7 +22,7 @@ from recsys.models import (
     make_model,
 )
 from recsys.models.hybrid import normalised_ranks
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 
 def binary(rows: dict[str, list[str]], products: list[str] | None = None) -> Interactions:

@@ -120,7 +120,7 @@ def test_bad_input_exits_2_with_one_line(log_csv, tmp_path, args, message) -> No
 
 
 def test_a_product_table_adds_the_content_model(log_csv, small_spec, tmp_path) -> None:
-    from sim.synth import plant_market, product_ids
+    from sim.market.synth import plant_market, product_ids
 
     planted = plant_market(small_spec)
     products = tmp_path / "products.csv"

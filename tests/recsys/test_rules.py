@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from recsys.rules import RULE_COLUMNS, baskets_from_log, cross_sell_rules
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from recsys.taste import (
     taste_vectors,
     write_taste_profile,
 )
-from sim.errors import InputError
+from sim.logs.errors import InputError
 
 
 class FixedScores(Recommender):
@@ -89,7 +89,7 @@ def test_affinity_favours_each_planted_segments_favourite_category(
     # on its favourite category (planted 4x taste) than elsewhere. Measured on this
     # market: favourite-category mean 0.77-0.99 vs 0.29-0.79 elsewhere; correlation
     # with the planted affinity 0.67-0.98.
-    from sim.synth import load_truth_segments, plant_market
+    from sim.market.synth import load_truth_segments, plant_market
 
     planted = plant_market(small_spec)
     segments = load_truth_segments(small_market.truth_path)

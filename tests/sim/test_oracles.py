@@ -8,9 +8,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sim.env import ActionGrid
-from sim.guardrails import Guardrails
-from sim.market import Effects, MarketAction, expected_units, initial_state, step
+from sim.market.core import Effects, MarketAction, expected_units, initial_state, step
+from sim.market.presets import load_preset, restrict_products, single_product
 from sim.oracles import (
     PricingWithReference,
     PromotionWithPantry,
@@ -20,7 +19,8 @@ from sim.oracles import (
     fixed_action_value,
     solve_dp,
 )
-from sim.presets import load_preset, restrict_products, single_product
+from sim.tasks.env import ActionGrid
+from sim.tasks.guardrails import Guardrails
 
 HORIZON = 26
 NO_CHANGE_LIMIT = Guardrails(max_price_change=None)

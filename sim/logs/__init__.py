@@ -1,0 +1,1 @@
+"""Reading transaction logs, the one-line :class:`~sim.logs.errors.InputError`, atomic writes."""

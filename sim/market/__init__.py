@@ -1,0 +1,1 @@
+"""The market: equations, parameters and market files, the period kernel, presets, synth."""

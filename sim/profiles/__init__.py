@@ -1,0 +1,1 @@
+"""RFM profiles: recency, frequency and monetary scores, activity states, K-Means segments."""

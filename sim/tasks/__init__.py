@@ -1,0 +1,1 @@
+"""The Gymnasium tasks over the market: env, vector env, guardrails."""
