@@ -117,6 +117,8 @@ def log_from_tables(
 def convert(out_dir: str | Path) -> CompleteJourneyFiles:
     """Write the three files of the module docstring into ``out_dir`` (created)."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file; expected a directory for the converted files")
     out.mkdir(parents=True, exist_ok=True)
     tables = load_tables()
     log, product_table, calendar, dropped = log_from_tables(

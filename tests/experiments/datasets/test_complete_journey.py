@@ -65,3 +65,15 @@ def test_the_converted_log_reads_as_a_transaction_log(tmp_path):
     log.to_parquet(path, index=False)
     read = read_transaction_log(path)
     assert read.n_rows == 3 and set(read.customers) == {"1", "2"}
+
+
+def test_an_out_path_that_is_a_file_is_one_line_and_exit_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    target = tmp_path / "taken"
+    target.write_text("x")
+    result = CliRunner().invoke(app, ["data", "complete-journey", "--out", str(target)])
+    assert result.exit_code == 2
+    assert "is a file" in result.stderr and "Traceback" not in result.output
