@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-random lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,16 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/promosim demo
 
+# Hypothesis draws the same examples on every run (the `ci` profile of tests/conftest.py),
+# so that a failure replays anywhere; `make test-random` draws fresh ones to look for more.
+# lint-imports checks the layer contract of pyproject.toml ([tool.importlinter]) first.
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
+
+test-random: $(STAMP)
+	$(BIN)/lint-imports
+	HYPOTHESIS_PROFILE=random $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

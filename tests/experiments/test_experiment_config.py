@@ -231,7 +231,7 @@ def test_the_toml_writer_of_the_fuzz_round_trips():
     assert tomllib.loads(_toml_document(payload)) == payload
 
 
-@settings(max_examples=400, deadline=None, derandomize=True)
+@settings(max_examples=400, deadline=None)
 @given(payload=st.dictionaries(keys, values, max_size=8))
 def test_random_tables_raise_only_input_errors(tmp_path_factory, payload):
     path = tmp_path_factory.mktemp("fuzz") / "experiment.toml"
@@ -239,7 +239,7 @@ def test_random_tables_raise_only_input_errors(tmp_path_factory, payload):
     _load_only_input_errors(path)
 
 
-@settings(max_examples=400, deadline=None, derandomize=True)
+@settings(max_examples=400, deadline=None)
 @given(
     changes=st.dictionaries(st.sampled_from(list(ExperimentConfig.model_fields)), field_values,
                             max_size=3),
@@ -259,7 +259,7 @@ def test_random_changes_to_a_valid_file_raise_only_input_errors(
     _load_only_input_errors(path)
 
 
-@settings(max_examples=400, deadline=None, derandomize=True)
+@settings(max_examples=400, deadline=None)
 @given(
     data=st.one_of(
         st.binary(max_size=400),
