@@ -21,10 +21,13 @@ demo: $(STAMP)
 
 # Hypothesis draws the same examples on every run (the `ci` profile of tests/conftest.py),
 # so that a failure replays anywhere; `make test-random` draws fresh ones to look for more.
+# lint-imports checks the layer contract of pyproject.toml ([tool.importlinter]) first.
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 test-random: $(STAMP)
+	$(BIN)/lint-imports
 	HYPOTHESIS_PROFILE=random $(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -80,11 +80,10 @@ from agents.baselines import (
     market_env,
     record_learning_curve,
 )
-from experiments.simulate import discrete_indices
 from sim import oracles
 from sim.logs.errors import InputError
 from sim.market.core import MarketAction, MarketParameters
-from sim.tasks.env import MarketEnv
+from sim.tasks.env import MarketEnv, discrete_indices
 
 Alternative = Literal["larger", "two-sided"]
 
@@ -516,7 +515,7 @@ class ABTest(Agent):
         so ``seed`` is not needed)."""
         self._begin()
 
-    def predict(self, observation: np.ndarray, deterministic: bool = True) -> np.ndarray:
+    def _predict(self, observation: np.ndarray, deterministic: bool) -> np.ndarray:
         if self.arm_actions is None:
             raise InputError("agent 'ab-test' has not been set up for an env; call learn(env)")
         if self._winner is None:

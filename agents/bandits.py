@@ -263,7 +263,7 @@ class BanditAgent(Agent, Generic[State]):
         self.state_ = self._starting_state()
         self.rng_ = agent_generator(seed)
 
-    def predict(self, observation: np.ndarray, deterministic: bool = True) -> np.ndarray:
+    def _predict(self, observation: np.ndarray, deterministic: bool) -> np.ndarray:
         """Arm's action (int64): the best mean with ``deterministic``, else the algorithm's
         exploring choice."""
         arm = self._choose(np.asarray(observation), explore=not deterministic)

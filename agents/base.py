@@ -249,9 +249,38 @@ class Agent(ABC):
         logs or checkpoints (PPO) write them under ``log_dir`` when it is given.
         """
 
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """The action for ``observation``, in Stable-Baselines3's shape (its
+        ``PolicyPredictor`` protocol), so that ``evaluate_policy`` and SB3 tooling take any
+        promosim agent.
+
+        :param observation: one observation of the agent's observation space, or a batch of
+            them (one more leading axis, as a VecEnv hands over).
+        :param state: a recurrent policy's hidden state; promosim agents are not recurrent,
+            so it is handed back unchanged.
+        :param episode_start: which batch rows start an episode (SB3's mask for recurrent
+            state); unused, as there is no hidden state to reset. Evaluation loops start an
+            episode with :meth:`begin_episode`.
+        :param deterministic: the policy's best action (True) or one that may explore.
+        :return: ``(action, state)``: the action (a batch of actions for a batch of
+            observations) and ``state``.
+        """
+        values = np.asarray(observation)
+        shape = self.observation_space.shape if self.observation_space is not None else None
+        if shape and values.ndim == len(shape) + 1 and values.shape[1:] == shape:
+            return np.stack([self._predict(row, deterministic) for row in values]), state
+        return self._predict(values, deterministic), state
+
     @abstractmethod
-    def predict(self, observation: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        """The action for ``observation``; with ``deterministic=False`` exploration is allowed."""
+    def _predict(self, observation: np.ndarray, deterministic: bool) -> np.ndarray:
+        """The action for one ``observation``; with ``deterministic=False`` exploration is
+        allowed."""
 
     def begin_episode(self, seed: int | None = None) -> None:  # noqa: B027 - optional hook
         """Start an evaluation episode (online agents restore their learned state)."""

@@ -16,7 +16,7 @@ without an env. :meth:`bind` computes a plan only when the agent has none for th
 horizon (an agent evaluated without ``learn`` plans on its first episode); ``learn``
 always plans afresh.
 
-The constant baselines and the DP reuse :func:`experiments.simulate.discrete_indices` to put a
+The constant baselines and the DP reuse :func:`sim.tasks.env.discrete_indices` to put a
 market action on the grid, the same mapping ``promosim simulate`` uses.
 """
 
@@ -32,11 +32,10 @@ from gymnasium import spaces
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.base import Agent, ProgressCallback, check_actions, register_agent, state_array
-from experiments.simulate import discrete_indices
 from sim import oracles
 from sim.logs.errors import InputError
 from sim.market.core import MarketAction
-from sim.tasks.env import MarketEnv
+from sim.tasks.env import MarketEnv, discrete_indices
 
 #: The tasks whose action sets prices.
 PRICE_TASKS = ("pricing", "joint")
@@ -182,7 +181,7 @@ class PlannedBaseline(Agent):
         """The row of the plan to act on (constant baselines have one)."""
         return 0
 
-    def predict(self, observation: np.ndarray, deterministic: bool = True) -> np.ndarray:
+    def _predict(self, observation: np.ndarray, deterministic: bool) -> np.ndarray:
         if self.plan is None:
             raise InputError(f"agent '{self.name}' has no plan yet; call learn(env) first")
         return self.plan[self.plan_row(observation)].copy()
@@ -366,7 +365,7 @@ class RandomActions(Agent):
         if seed is not None:
             self.rng = np.random.default_rng([self.config.seed, seed])
 
-    def predict(self, observation: np.ndarray, deterministic: bool = True) -> np.ndarray:
+    def _predict(self, observation: np.ndarray, deterministic: bool) -> np.ndarray:
         space = self.action_space
         if isinstance(space, spaces.MultiDiscrete):
             return self.rng.integers(0, space.nvec).astype(np.int64)

@@ -448,7 +448,7 @@ class DemandThompson(Agent):
         self.posterior_ = self._learned().copy()
         self.rng_ = _agent_rng(seed)
 
-    def predict(self, observation: np.ndarray, deterministic: bool = True) -> np.ndarray:
+    def _predict(self, observation: np.ndarray, deterministic: bool) -> np.ndarray:
         posterior, facts = self._posterior(), self._facts()
         if deterministic:
             theta, noise_variance = posterior.point_estimate()

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
+from scipy import stats
 
 from agents.base import Agent
-from experiments.simulate import mean_ci95
 
 #: Per-segment figures of the env's ``info`` that an episode record sums over periods.
 SEGMENT_FIGURES = ("revenue", "units", "margin", "ad_spend", "promotion_cost")
@@ -49,7 +49,7 @@ def run_episode(env: gym.Env, agent: Agent, seed: int, record: bool = False) -> 
     infos: list[dict] = []
     deterministic = not agent.online
     while True:
-        action = agent.predict(observation, deterministic=deterministic)
+        action = agent.predict(observation, deterministic=deterministic)[0]
         next_observation, reward, terminated, truncated, info = env.step(action)
         agent.observe(observation, action, float(reward), next_observation, info)
         rewards.append(float(reward))
@@ -85,7 +85,7 @@ def play_online(
     observation, _ = env.reset(seed=seed)
     episode_return = 0.0
     for step in range(1, budget + 1):
-        action = agent.predict(observation, deterministic=False)
+        action = agent.predict(observation, deterministic=False)[0]
         next_observation, reward, terminated, truncated, info = env.step(action)
         agent.observe(observation, action, float(reward), next_observation, info)
         episode_return += float(reward)
@@ -98,6 +98,19 @@ def play_online(
             observation, _ = env.reset()
     if progress is not None:
         progress(budget)
+
+
+def mean_ci95(values: np.ndarray) -> tuple[float, float]:
+    """Student-t 95 % interval for the mean of ``values`` (a point for one value or no spread)."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, mean
+    sem = stats.sem(values)
+    if sem == 0:
+        return mean, mean
+    low, high = stats.t.interval(0.95, values.size - 1, loc=mean, scale=sem)
+    return float(low), float(high)
 
 
 @dataclass(frozen=True)

@@ -437,7 +437,7 @@ class PPOAgent(Agent):
 
     # -- acting ---------------------------------------------------------------------
 
-    def predict(self, observation: np.ndarray, deterministic: bool = True) -> np.ndarray:
+    def _predict(self, observation: np.ndarray, deterministic: bool) -> np.ndarray:
         """The action for one observation (1-D), normalised with the frozen statistics.
 
         :param observation: an observation of the env the agent learned in.

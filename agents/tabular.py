@@ -323,7 +323,7 @@ class TabularAgent(Agent):
         best = np.flatnonzero(values == values.max())
         return int(best[0] if best.size == 1 else rng.choice(best))
 
-    def predict(self, observation: np.ndarray, deterministic: bool = True) -> np.ndarray:
+    def _predict(self, observation: np.ndarray, deterministic: bool) -> np.ndarray:
         """The greedy arm's action; with ``deterministic=False`` epsilon-greedy at the
         current :attr:`epsilon`."""
         discretiser, arms, _, _ = self._tables()

@@ -23,30 +23,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from agents.evaluation import mean_ci95
 from sim.logs.atomic import write_atomically
 from sim.logs.errors import InputError, did_you_mean
 from sim.market.core import MarketAction
-from sim.tasks.env import MarketEnv
+from sim.tasks.env import MarketEnv, discrete_indices
 from sim.tasks.guardrails import Guardrails
 
 POLICIES = ("fixed", "random", "best-fixed", "dp")
 
 Policy = Callable[[int, np.ndarray], np.ndarray]  # (period, observation) -> env action
-
-
-def mean_ci95(values: np.ndarray) -> tuple[float, float]:
-    """Student-t 95 % interval for the mean of ``values`` (a point for one value or no spread)."""
-    values = np.asarray(values, dtype=float)
-    mean = float(values.mean())
-    if values.size < 2:
-        return mean, mean
-    sem = stats.sem(values)
-    if sem == 0:
-        return mean, mean
-    low, high = stats.t.interval(0.95, values.size - 1, loc=mean, scale=sem)
-    return float(low), float(high)
 
 
 @dataclass(frozen=True)
@@ -79,21 +66,6 @@ class SimulationResult:
             if self.episode_profit.size > 1
             else 0.0,
         }
-
-
-def discrete_indices(env: MarketEnv, action: MarketAction) -> np.ndarray:
-    """The discrete env action closest to a market action (each block on its own grid)."""
-    per_segment_budget = env.guardrails.ad_budget / env.params.n_segments
-    choices = {
-        "multiplier": np.asarray(env.grid.multipliers),
-        "discount": np.asarray(env.grid.discounts),
-        "ad_spend": np.asarray(env.grid.ad_levels) * per_segment_budget,
-    }
-    parts = []
-    for block in env.action_blocks:
-        values = np.asarray(getattr(action, block))[0]
-        parts.append(np.abs(values[:, None] - choices[block][None, :]).argmin(axis=1))
-    return np.concatenate(parts)
 
 
 def make_policy(name: str, env: MarketEnv, seed: int) -> Policy:

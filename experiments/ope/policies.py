@@ -159,7 +159,7 @@ class DeterministicPolicy(ArmPolicy):
     def arm(self, observation: np.ndarray, locate: Callable[[], str] | None = None) -> int:
         """The arm index of the agent's action; InputError (at ``locate()``) if it is none."""
         action = np.asarray(
-            self.agent.predict(np.asarray(observation, dtype=np.float32), deterministic=True)
+            self.agent.predict(np.asarray(observation, dtype=np.float32), deterministic=True)[0]
         ).astype(np.int64)
         key = action.tobytes()
         arm = self._arm_of_action.get(key)

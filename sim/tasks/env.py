@@ -893,3 +893,22 @@ def register_tasks() -> None:
 
 
 register_tasks()
+
+
+def discrete_indices(env: MarketEnv, action: MarketAction) -> np.ndarray:
+    """The discrete action of ``env`` closest to a market action (each block on its own grid).
+
+    The env owns its action grid (:class:`ActionGrid`, its ``action_blocks``); baselines,
+    the A/B test and ``promosim simulate`` map market actions onto it through this function.
+    """
+    per_segment_budget = env.guardrails.ad_budget / env.params.n_segments
+    choices = {
+        "multiplier": np.asarray(env.grid.multipliers),
+        "discount": np.asarray(env.grid.discounts),
+        "ad_spend": np.asarray(env.grid.ad_levels) * per_segment_budget,
+    }
+    parts = []
+    for block in env.action_blocks:
+        values = np.asarray(getattr(action, block))[0]
+        parts.append(np.abs(values[:, None] - choices[block][None, :]).argmin(axis=1))
+    return np.concatenate(parts)

@@ -220,7 +220,7 @@ def test_the_default_challenger_is_ten_percent_above_list_price(tiny_continuous_
     agent.setup_for(tiny_continuous_env)
     agent.begin_episode(0)
     observation, _ = tiny_continuous_env.reset(seed=0, options={"cohorts": agent.cohorts})
-    _, _, _, _, info = tiny_continuous_env.step(agent.predict(observation))
+    _, _, _, _, info = tiny_continuous_env.step(agent.predict(observation, deterministic=True)[0])
     np.testing.assert_allclose(info["cohort_action"]["multiplier"][:, 0], [1.0, 1.1], rtol=1e-6)
 
 
@@ -258,7 +258,10 @@ def test_a_loaded_test_runs_the_same_test(tiny_pricing_env, tmp_path):
     agent.learn(tiny_pricing_env, budget=0)
     loaded = load_agent(agent.save(tmp_path / "ab"))
     assert isinstance(loaded, ABTest) and loaded.cohorts == 7
-    np.testing.assert_array_equal(loaded.predict(np.zeros(8)), agent.predict(np.zeros(8)))
+    np.testing.assert_array_equal(
+        loaded.predict(np.zeros(8), deterministic=True)[0],
+        agent.predict(np.zeros(8), deterministic=True)[0],
+    )
     np.testing.assert_array_equal(
         run_episode(tiny_pricing_env, loaded, 4).actions,
         run_episode(tiny_pricing_env, agent, 4).actions,

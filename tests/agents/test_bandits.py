@@ -43,7 +43,7 @@ def episode_arms(env: MarketEnv, agent: BanditAgent, seed: int) -> np.ndarray:
 def test_bandit_learns_the_best_price_of_the_tiny_market(name, tiny_pricing_env):
     agent = make_agent(name).learn(tiny_pricing_env, budget=5 * tiny_pricing_env.horizon, seed=0)
     observation, _ = tiny_pricing_env.reset(seed=1)
-    action = agent.predict(observation, deterministic=True)
+    action = agent.predict(observation, deterministic=True)[0]
     assert action.dtype == np.int64
     assert action.tolist() == [best_level(tiny_pricing_env)]
     assert len(agent.learning_curve.episode_return) == 5
@@ -68,7 +68,7 @@ def test_deterministic_choice_before_any_data_is_the_first_arm(tiny_pricing_env)
     agent = make_agent("thompson")
     agent.setup_for(tiny_pricing_env)
     observation, _ = tiny_pricing_env.reset(seed=0)
-    assert agent.predict(observation).tolist() == [0]
+    assert agent.predict(observation, deterministic=True)[0].tolist() == [0]
 
 
 # -- the learned state, seeds and persistence -----------------------------------------
@@ -118,7 +118,10 @@ def test_save_and_load_give_the_same_choices(name, tiny_pricing_env, tmp_path):
     assert type(loaded) is type(agent)
     np.testing.assert_array_equal(loaded.arm_actions, agent.arm_actions)
     observation, _ = tiny_pricing_env.reset(seed=0)
-    assert loaded.predict(observation).tolist() == agent.predict(observation).tolist()
+    assert (
+        loaded.predict(observation, deterministic=True)[0].tolist()
+        == agent.predict(observation, deterministic=True)[0].tolist()
+    )
     # The loaded agent runs an episode exactly as the one it was saved from.
     np.testing.assert_array_equal(
         episode_arms(tiny_pricing_env, loaded, seed=9), episode_arms(tiny_pricing_env, agent, 9)
@@ -182,7 +185,7 @@ def drive(
     observation = np.zeros(1, dtype=np.float32)
     played = []
     for period in range(periods):
-        action = agent.predict(observation, deterministic=False)
+        action = agent.predict(observation, deterministic=False)[0]
         reward = transform(arm_means[int(action[0])] + noise[period, int(action[0])])
         agent.observe(observation, action, reward, observation, {})
         played.append(int(action[0]))

@@ -29,7 +29,7 @@ def applied_actions(env: MarketEnv, agent_name: str, seed: int = 0, **hyper) -> 
     observation, _ = env.reset(seed=seed)
     applied = []
     for _ in range(env.horizon):
-        observation, _, _, _, info = env.step(agent.predict(observation))
+        observation, _, _, _, info = env.step(agent.predict(observation, deterministic=True)[0])
         applied.append(info["action"])
     return applied
 
@@ -152,7 +152,9 @@ def test_learn_ignores_the_budget(tiny_pricing_env):
     agent = make_agent("best-fixed")
     assert agent.learn(tiny_pricing_env, budget=10_000) is agent
     assert agent.learning_curve.steps == []
-    np.testing.assert_array_equal(agent.predict(np.zeros(8)), [TINY_BEST_LEVEL])
+    np.testing.assert_array_equal(
+        agent.predict(np.zeros(8), deterministic=True)[0], [TINY_BEST_LEVEL]
+    )
 
 
 # -- save and load -------------------------------------------------------------------
@@ -168,7 +170,10 @@ def test_a_loaded_baseline_takes_the_same_actions(name, tmp_path, reference_pric
     # Without an env: the loaded state alone decides (every baseline but random, which is
     # random by design, gives this observation the same action).
     if name != "random":
-        np.testing.assert_array_equal(loaded.predict(observation), agent.predict(observation))
+        np.testing.assert_array_equal(
+            loaded.predict(observation, deterministic=True)[0],
+            agent.predict(observation, deterministic=True)[0],
+        )
     for seed in (3, 4):
         np.testing.assert_array_equal(
             run_episode(env, loaded, seed).actions, run_episode(env, agent, seed).actions
@@ -179,8 +184,11 @@ def test_a_loaded_baseline_takes_the_same_actions(name, tmp_path, reference_pric
 def test_a_loaded_continuous_baseline_keeps_its_box_action(tmp_path, tiny_continuous_env):
     agent = make_agent("cost-plus", markup=0.5).learn(tiny_continuous_env, budget=0)
     loaded = load_agent(agent.save(tmp_path / "cost-plus"))
-    np.testing.assert_array_equal(loaded.predict(np.zeros(8)), agent.predict(np.zeros(8)))
-    assert loaded.predict(np.zeros(8)).dtype == np.float32
+    np.testing.assert_array_equal(
+        loaded.predict(np.zeros(8), deterministic=True)[0],
+        agent.predict(np.zeros(8), deterministic=True)[0],
+    )
+    assert loaded.predict(np.zeros(8), deterministic=True)[0].dtype == np.float32
 
 
 # -- what the baselines refuse ---------------------------------------------------------
@@ -225,7 +233,7 @@ def test_bad_hyperparameters_are_rejected(name, hyper, message):
 
 def test_an_unlearned_baseline_says_to_learn_first():
     with pytest.raises(InputError, match="learn"):
-        make_agent("best-fixed").predict(np.zeros(8))
+        make_agent("best-fixed").predict(np.zeros(8), deterministic=True)
 
 
 def test_a_baseline_plans_on_its_first_episode_without_learn(tiny_pricing_env):

@@ -78,7 +78,9 @@ def episode_arms(env: gym.Env, agent: LinearBandit, seed: int) -> np.ndarray:
 def test_learns_which_offer_each_context_calls_for(name, context_env):
     agent = make_agent(name).learn(context_env, budget=10 * context_env.horizon, seed=0)
     for context, best in PROBES.items():
-        assert agent.predict(np.array(context, dtype=np.float32)).tolist() == [best], context
+        assert agent.predict(np.array(context, dtype=np.float32), deterministic=True)[
+            0
+        ].tolist() == [best], context
 
 
 @pytest.mark.parametrize("name", LINEAR)
@@ -89,7 +91,7 @@ def test_online_from_its_prior_it_mostly_plays_the_best_offer(name, context_env)
     observation, _ = context_env.reset(seed=1)
     regret = []
     for _ in range(400):
-        action = agent.predict(observation, deterministic=False)
+        action = agent.predict(observation, deterministic=False)[0]
         profits = ContextPricing.expected_profit(observation)
         regret.append(profits.max() - profits[action[0]])
         next_observation, reward, _, truncated, info = context_env.step(action)
@@ -106,7 +108,7 @@ def test_finds_the_best_price_of_the_tiny_market(name, tiny_pricing_env):
     best = oracles.best_fixed_action(env.params, env.task, env.horizon, env.guardrails, env.grid)
     observation, _ = env.reset(seed=1)
     level = env.grid.multipliers.index(float(best.action.multiplier[0, 0]))
-    assert agent.predict(observation).tolist() == [level]
+    assert agent.predict(observation, deterministic=True)[0].tolist() == [level]
 
 
 @pytest.mark.parametrize("name", LINEAR)
@@ -136,7 +138,10 @@ def test_save_and_load_give_the_same_choices(name, context_env, tmp_path):
     assert loaded.config == agent.config
     contexts = np.random.default_rng(0).uniform(-1, 1, (50, 2)).astype(np.float32)
     for context in contexts:
-        assert loaded.predict(context).tolist() == agent.predict(context).tolist()
+        assert (
+            loaded.predict(context, deterministic=True)[0].tolist()
+            == agent.predict(context, deterministic=True)[0].tolist()
+        )
     np.testing.assert_array_equal(
         episode_arms(context_env, loaded, seed=9), episode_arms(context_env, agent, seed=9)
     )
@@ -207,14 +212,14 @@ def test_observations_must_be_vectors():
     agent = make_agent("linucb")
     agent.setup(spaces.Discrete(4), spaces.MultiDiscrete([2]))
     with pytest.raises(InputError, match="needs a Box \\(vector\\) observation, not Discrete"):
-        agent.predict(np.array(1))
+        agent.predict(np.array(1), deterministic=True)
 
 
 def test_observations_of_the_wrong_length_are_rejected():
     agent = make_agent("lin-thompson")
     agent.setup(spaces.Box(-1.0, 1.0, (2,)), spaces.MultiDiscrete([2]))
     with pytest.raises(InputError, match="expects observations of 2 values, got 3"):
-        agent.predict(np.zeros(3))
+        agent.predict(np.zeros(3), deterministic=True)
 
 
 # -- scale -------------------------------------------------------------------------------
@@ -230,7 +235,7 @@ def drive(name: str, seed: int, transform, periods: int = 30) -> list[int]:
     played = []
     for _ in range(periods):
         context = rng.uniform(-1, 1, 2)
-        action = agent.predict(context, deterministic=False)
+        action = agent.predict(context, deterministic=False)[0]
         profit = ContextPricing.expected_profit(context)[action[0]] + rng.normal(0, 2_000)
         agent.observe(context, action, transform(profit), context, {})
         played.append(int(action[0]))

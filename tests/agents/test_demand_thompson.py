@@ -102,7 +102,7 @@ def test_price_converges_to_the_best_grid_arm(tiny_pricing_env: MarketEnv) -> No
     env, best_level = tiny_pricing_env, best_grid_level(tiny_pricing_env)
     agent = learned_agent(env)
     observation, _ = env.reset(seed=0)
-    assert agent.predict(observation, deterministic=True).tolist() == [best_level]
+    assert agent.predict(observation, deterministic=True)[0].tolist() == [best_level]
     episode = run_episode(env, agent, seed=11)
     assert np.mean(episode.actions[:, 0] == best_level) >= 0.75
 
@@ -113,7 +113,7 @@ def test_continuous_price_converges_to_the_profit_maximising_multiplier(
     env = tiny_continuous_env
     agent = learned_agent(env)
     observation, _ = env.reset(seed=0)
-    greedy = applied_multipliers(env, [agent.predict(observation, deterministic=True)])
+    greedy = applied_multipliers(env, [agent.predict(observation, deterministic=True)[0]])
     assert abs(greedy[0] - TINY_OPTIMAL_MULTIPLIER) < 0.03
     exploring = applied_multipliers(env, run_episode(env, agent, seed=11).actions)
     assert abs(np.median(exploring) - TINY_OPTIMAL_MULTIPLIER) < 0.03
@@ -144,7 +144,7 @@ def test_continuous_rule_prices_at_the_clipped_peak(
     agent = make_agent("demand-thompson", use_season=False)
     agent.setup_for(env)
     agent.posterior_.mean[0] = [0.0, elasticity]
-    action = agent.predict(np.zeros(env.observation_space.shape), deterministic=True)
+    action = agent.predict(np.zeros(env.observation_space.shape), deterministic=True)[0]
     assert applied_multipliers(env, [action])[0] == pytest.approx(expected, abs=1e-6)
 
 
@@ -175,16 +175,16 @@ def test_saved_agent_acts_identically(
     observations = [env.reset(seed=s)[0] for s in range(3)]
     for observation in observations:
         np.testing.assert_array_equal(
-            loaded.predict(observation, deterministic=True),
-            agent.predict(observation, deterministic=True),
+            loaded.predict(observation, deterministic=True)[0],
+            agent.predict(observation, deterministic=True)[0],
         )
     # Without an env bound after loading, exploration still replays exactly.
     for candidate in (agent, loaded):
         candidate.begin_episode(seed=4)
     for observation in observations:
         np.testing.assert_array_equal(
-            loaded.predict(observation, deterministic=False),
-            agent.predict(observation, deterministic=False),
+            loaded.predict(observation, deterministic=False)[0],
+            agent.predict(observation, deterministic=False)[0],
         )
 
 

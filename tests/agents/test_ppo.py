@@ -140,7 +140,10 @@ def test_a_loaded_agent_acts_exactly_as_the_saved_one(
     loaded = load_agent(directory)
     assert isinstance(loaded, PPOAgent)
     for observation in visited_observations(env):
-        np.testing.assert_array_equal(loaded.predict(observation), agent.predict(observation))
+        np.testing.assert_array_equal(
+            loaded.predict(observation, deterministic=True)[0],
+            agent.predict(observation, deterministic=True)[0],
+        )
     assert loaded.steps_trained == agent.steps_trained
     assert loaded.learning_curve.episode_return == agent.learning_curve.episode_return
 
@@ -159,7 +162,7 @@ def test_predict_normalizes_as_vecnormalize_and_never_updates_the_statistics(tin
     before = {key: value.copy() for key, value in agent.normalization.as_arrays().items()}
     observations = visited_observations(tiny_pricing_env)
     for observation in observations:
-        agent.predict(observation)
+        agent.predict(observation, deterministic=True)
         agent.predict(observation, deterministic=False)
     for key, value in agent.normalization.as_arrays().items():
         np.testing.assert_array_equal(value, before[key])
@@ -177,10 +180,10 @@ def test_predict_normalizes_as_vecnormalize_and_never_updates_the_statistics(tin
 def test_predict_checks_it_has_learned_and_the_observation_shape(tiny_pricing_env):
     fresh = make_agent("ppo")
     with pytest.raises(InputError, match="has not learned"):
-        fresh.predict(np.zeros(tiny_pricing_env.observation_space.shape))
+        fresh.predict(np.zeros(tiny_pricing_env.observation_space.shape), deterministic=True)
     agent = trained(tiny_pricing_env)
     with pytest.raises(InputError, match="shape"):
-        agent.predict(np.zeros(3))
+        agent.predict(np.zeros(3), deterministic=True)
 
 
 # -- reproducibility --------------------------------------------------------------------
@@ -218,7 +221,10 @@ def test_log_dir_gets_tensorboard_events_evaluations_and_loadable_checkpoints(
     final = load_agent(tmp_path / "checkpoints" / "step_480")
     assert isinstance(final, PPOAgent) and final.steps_trained == 480
     observation, _ = tiny_pricing_env.reset(seed=0)
-    np.testing.assert_array_equal(final.predict(observation), agent.predict(observation))
+    np.testing.assert_array_equal(
+        final.predict(observation, deterministic=True)[0],
+        agent.predict(observation, deterministic=True)[0],
+    )
     assert isinstance(load_agent(tmp_path / "best"), PPOAgent)
 
     plain = make_agent("ppo", **TINY_CONFIG).learn(tiny_pricing_env, SHORT_BUDGET, seed=3)

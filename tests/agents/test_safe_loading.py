@@ -137,7 +137,7 @@ def test_an_sb3_zip_loads_with_the_opt_in_and_a_warning(sb3_run: Path, tmp_path:
     original = PPO.load(sb3_run / "model.zip", device="cpu")
     for observation in observations():
         expected, _ = original.predict(observation, deterministic=True)
-        np.testing.assert_array_equal(agent.predict(observation), expected)
+        np.testing.assert_array_equal(agent.predict(observation, deterministic=True)[0], expected)
 
 
 def test_a_loaded_sb3_model_saves_in_promosims_form_and_reloads_without_pickle(
@@ -150,7 +150,10 @@ def test_a_loaded_sb3_model_saves_in_promosims_form_and_reloads_without_pickle(
         warnings.simplefilter("error")
         again = load_agent(tmp_path / "converted")
     for observation in observations():
-        np.testing.assert_array_equal(again.predict(observation), agent.predict(observation))
+        np.testing.assert_array_equal(
+            again.predict(observation, deterministic=True)[0],
+            agent.predict(observation, deterministic=True)[0],
+        )
 
 
 def test_the_context_opts_in_and_an_explicit_false_wins(sb3_run: Path):
@@ -204,7 +207,10 @@ def test_a_pickled_policy_module_is_refused_then_loads_with_the_opt_in(
     with pytest.warns(PickleWarning):
         loaded = load_agent(directory, allow_pickle=True)
     for observation in observations():
-        np.testing.assert_array_equal(loaded.predict(observation), intact.predict(observation))
+        np.testing.assert_array_equal(
+            loaded.predict(observation, deterministic=True)[0],
+            intact.predict(observation, deterministic=True)[0],
+        )
 
 
 def test_the_gate_refuses_a_pickled_policy_and_runs_it_with_allow_pickle(

@@ -154,13 +154,16 @@ def test_save_and_load_give_identical_actions(
     assert loaded.hyperparameters == agent.hyperparameters
     assert np.array_equal(loaded.q, agent.q)
     for observation in market_observations(agent.discretiser, 500, seed=2):
-        assert np.array_equal(loaded.predict(observation), agent.predict(observation))
+        assert np.array_equal(
+            loaded.predict(observation, deterministic=True)[0],
+            agent.predict(observation, deterministic=True)[0],
+        )
     # Exploration too: the same epsilon, the same draws once both are reseeded.
     agent.begin_episode(5)
     loaded.begin_episode(5)
     for observation in market_observations(agent.discretiser, 50, seed=3):
-        explored = agent.predict(observation, deterministic=False)
-        assert np.array_equal(loaded.predict(observation, deterministic=False), explored)
+        explored = agent.predict(observation, deterministic=False)[0]
+        assert np.array_equal(loaded.predict(observation, deterministic=False)[0], explored)
     assert greedy_levels(tiny_pricing_env, loaded).tolist() == (
         greedy_levels(tiny_pricing_env, agent).tolist()
     )
@@ -224,7 +227,7 @@ def test_a_budget_below_one_step_and_acting_untrained_are_input_errors(
         make_agent("q-learning").learn(tiny_pricing_env, budget=0)
     observation, _ = tiny_pricing_env.reset(seed=0)
     with pytest.raises(InputError, match="call learn first"):
-        make_agent("double-q").predict(observation)
+        make_agent("double-q").predict(observation, deterministic=True)
 
 
 # -- the discretiser --------------------------------------------------------------------

@@ -165,3 +165,19 @@ def test_posterior_uncertainty_draws_new_coefficients_each_episode(fitted_market
 def test_posterior_needs_a_fitted_file():
     with pytest.raises(InputError, match="needs a fitted market file"):
         MarketEnv(market="default", uncertainty="posterior")
+
+
+def test_the_env_owns_the_discrete_action_grid_that_simulate_and_the_baselines_use():
+    """sim.tasks.env.discrete_indices is the one map from market actions onto the env's grid."""
+    import agents.ab_test
+    import agents.baselines
+    import experiments.simulate
+    from sim.market.core import MarketAction
+    from sim.tasks.env import discrete_indices
+
+    for user in (experiments.simulate, agents.baselines, agents.ab_test):
+        assert user.discrete_indices is discrete_indices
+    env = MarketEnv(task="pricing", action_style="discrete")
+    levels = discrete_indices(env, MarketAction.list_price(env.params))
+    chosen = np.asarray(env.grid.multipliers)[levels]
+    np.testing.assert_array_equal(chosen, np.ones(env.params.n_products))
