@@ -900,6 +900,18 @@ def _number(value: Any) -> str:
     return "-" if value is None or value != value else f"{value:,.2f}"
 
 
+ContextPrefix = Annotated[
+    str | None,
+    typer.Option("--context-prefix", help="Context columns: those starting with PREFIX "
+                 "(default x_, else x0, x1, ...)."),
+]  # fmt: skip
+ContextCols = Annotated[
+    str | None,
+    typer.Option("--context-cols", help="Context columns by name, comma-separated; '' for "
+                 "a log without context."),
+]  # fmt: skip
+
+
 @ope_app.command("estimate", hidden=True)
 @reports_input_errors
 def ope(
@@ -927,17 +939,21 @@ def ope(
             ".zip), which can run code: only for files you trust.",
         ),
     ] = False,
+    context_prefix: ContextPrefix = None,
+    context_cols: ContextCols = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Estimate a target policy's value per decision on LOGS with every estimator."""
     from agents.safe_load import allowing_pickle
-    from experiments.ope.run import run_ope
+    from experiments.ope.run import context_option, run_ope
 
+    context = context_option(context_prefix, context_cols)
     with (
         stderr.status(f"evaluating offline on {logs} ..."),
         allowing_pickle(allow_pickle, notify=_warn),
     ):
-        report = run_ope(logs, target, target_prob_prefix, estimators, bootstrap, seed, threads=1)
+        report = run_ope(logs, target, target_prob_prefix, estimators, bootstrap, seed, threads=1,
+                         context=context)  # fmt: skip
     if as_json:
         emit_json(report.as_dict())
         return
@@ -1019,18 +1035,22 @@ def ope_gate(
             "code: only for files you trust.",
         ),
     ] = False,
+    context_prefix: ContextPrefix = None,
+    context_cols: ContextCols = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Recommend the candidate only when its CI lower bound beats the incumbent's estimate."""
+    """Recommend the candidate only when the paired difference's CI lies above zero."""
     from agents.safe_load import allowing_pickle
     from experiments.ope.gate import gate
+    from experiments.ope.run import context_option
 
+    context = context_option(context_prefix, context_cols)
     with (
         stderr.status("estimating both policies ..."),
         allowing_pickle(allow_pickle, notify=_warn),
     ):
         decision = gate(logs, candidate, incumbent, estimator=estimator, n_bootstrap=bootstrap,
-                        seed=seed, threads=1)  # fmt: skip
+                        seed=seed, threads=1, context=context)  # fmt: skip
     if as_json:
         emit_json(decision.as_dict())
         return

@@ -44,6 +44,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -68,29 +69,59 @@ N_ACTIONS = 10
 EXPLORATION = 0.2
 
 
-def _softmax(scores: np.ndarray) -> np.ndarray:
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (n, A) scores."""
     shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class SyntheticBandit:
+    """The synthetic contextual bandit of the module docstring; parameters from ``seed``."""
+
+    seed: int = 0
+    n_actions: int = N_ACTIONS
+    context_size: int = CONTEXT_SIZE
+
+    @cached_property
+    def parameters(self) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng([self.seed, 7])
+        shape = (self.context_size, self.n_actions)
+        return {
+            "logger": rng.normal(0, 0.5, shape),
+            "theta": rng.normal(0, 0.5, (self.n_actions, self.context_size)),
+            "target": rng.normal(0, 0.5, shape),
+        }
+
+    def logger(self, context: np.ndarray) -> np.ndarray:
+        """The logging policy's probabilities, (n, A)."""
+        mixed = (1 - EXPLORATION) * softmax(context @ self.parameters["logger"])
+        return mixed + EXPLORATION / self.n_actions
+
+    def values(self, probabilities: np.ndarray, context: np.ndarray) -> np.ndarray:
+        r"""Per context, :math:`\sum_a \pi(a \mid x)\, x^\top \theta_a` (the expected reward)."""
+        return np.sum(probabilities * (context @ self.parameters["theta"].T), axis=1)
+
+    def sample(self, rows: int, seed: int) -> tuple[LoggedDecisions, np.ndarray]:
+        """A log of ``rows`` decisions drawn with ``seed``, and the target's probabilities."""
+        rng = np.random.default_rng(seed)
+        context = rng.standard_normal((rows, self.context_size))
+        logging = self.logger(context)
+        draw = rng.random((rows, 1))
+        action = np.minimum((logging.cumsum(axis=1) < draw).sum(axis=1), self.n_actions - 1)
+        mean = np.einsum("ij,ij->i", context, self.parameters["theta"][action])
+        reward = mean + rng.standard_normal(rows)
+        logs = LoggedDecisions(
+            context, action, reward, logging[np.arange(rows), action], n_actions=self.n_actions
+        )
+        return logs, softmax(context @ self.parameters["target"])
 
 
 def synthetic_log(
     rows: int = ROWS, seed: int = 0, n_actions: int = N_ACTIONS
 ) -> tuple[LoggedDecisions, np.ndarray]:
     """A synthetic log and a target policy's probabilities (see the module docstring)."""
-    rng = np.random.default_rng(seed)
-    context = rng.standard_normal((rows, CONTEXT_SIZE))
-    logging = (1 - EXPLORATION) * _softmax(
-        context @ rng.normal(0, 0.5, (CONTEXT_SIZE, n_actions))
-    ) + EXPLORATION / n_actions
-    cumulative = logging.cumsum(axis=1)
-    action = np.minimum((cumulative < rng.random((rows, 1))).sum(axis=1), n_actions - 1)
-    theta = rng.normal(0, 0.5, (n_actions, CONTEXT_SIZE))
-    reward = np.einsum("ij,ij->i", context, theta[action]) + rng.standard_normal(rows)
-    target = _softmax(context @ rng.normal(0, 0.5, (CONTEXT_SIZE, n_actions)))
-    logs = LoggedDecisions(
-        context, action, reward, logging[np.arange(rows), action], n_actions=n_actions
-    )
-    return logs, target
+    return SyntheticBandit(seed, n_actions).sample(rows, seed)
 
 
 def _seconds(job: Callable[[], Any]) -> tuple[float, Any]:

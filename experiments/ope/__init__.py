@@ -3,6 +3,8 @@
 - :mod:`~experiments.ope.logs`: read and validate logged decisions and target probabilities;
 - :mod:`~experiments.ope.estimators`: bandit estimators (DM, IPS, SNIPS, DR, SNDR,
   Switch-DR, DR-os), the cross-fitted reward model and the bootstrap;
+- :mod:`~experiments.ope.refit`: the refit bootstrap, the reward or Q model fitted again
+  in every resample, for the intervals of the model-based estimators;
 - :mod:`~experiments.ope.selection`: SLOPE / lowest-MSE choice of a hyper-parameter, and
   estimators by name;
 - :mod:`~experiments.ope.sequential`: PDIS, WPDIS, sequential DR, weighted DR and fitted
@@ -15,7 +17,9 @@
 - :mod:`~experiments.ope.validate`: estimators against the on-policy truth
   (``promosim ope validate``);
 - :mod:`~experiments.ope.gate`: the rollout gate (``promosim ope gate``);
-- :mod:`~experiments.bench.ope`: the timing figure (``python -m experiments.bench.ope``).
+- :mod:`~experiments.bench.ope`: the timing figure (``python -m experiments.bench.ope``);
+  :mod:`~experiments.bench.ope_coverage`: the intervals' coverage and the gate's
+  false-recommendation rate.
 
 Typical use::
 

@@ -29,11 +29,14 @@ needs a jackknife, n fits of the statistic (10^10 operations at n = 10^5), and i
 percentile method resamples one statistic at a time. Here each resample is a vector of
 counts, and the sample means of every estimator's terms come out of one matrix product
 (:func:`bootstrap_means`); self-normalised estimators are resampled as ratios, not with
-their normaliser held fixed. The reward model and any selected hyper-parameter are
-fitted once and held fixed across resamples, so the interval reflects sampling noise
-given the model, not the model's own uncertainty. Estimates made with the same seed on
-the same log share their resamples, so the difference between two targets has a paired
-interval (:func:`paired_difference`).
+their normaliser held fixed. In :func:`summarise` the reward model and any selected
+hyper-parameter are fitted once and held fixed across resamples, so its interval
+reflects sampling noise given the model, not the model's own uncertainty.
+:func:`evaluate` therefore gives the estimators that read the model the interval of the
+*refit* bootstrap
+(:mod:`experiments.ope.refit`), which fits the model again in every resample. Estimates
+made with the same seed on the same log share their resamples, so the difference
+between two targets has a paired interval (:func:`paired_difference`).
 
 References
 ----------
@@ -46,13 +49,13 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import RegressorMixin, clone
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import Ridge
 
@@ -70,7 +73,10 @@ N_FOLDS = 5
 #: reward is predicted by its mean (see the module docstring).
 MIN_SIGNAL_SHARE = 0.01
 #: Names of the built-in reward models for :func:`make_reward_model`.
-REWARD_MODELS: tuple[str, ...] = ("hgb", "ridge")
+REWARD_MODELS: tuple[str, ...] = ("hgb", "ridge", "linear")
+#: Interval methods (:attr:`Estimate.interval`): the percentile interval of the
+#: replicates, and value +/- t(B - 1) x the standard deviation of refit replicates.
+PERCENTILE, REFIT_T = "percentile bootstrap", "refit bootstrap, t"
 #: Counts held in memory at once by the bootstrap (resamples x rows).
 _BOOTSTRAP_BLOCK = 4_000_000
 
@@ -107,6 +113,10 @@ class Estimate:
         it is poor).
     replicates : ndarray, shape (n_bootstrap,)
         The bootstrap replicates, for paired comparisons; not part of :meth:`as_dict`.
+    interval : str
+        How the interval was made: :data:`PERCENTILE` (the model held fixed, or no
+        model) or :data:`REFIT_T` (the reward model refitted in every resample,
+        :mod:`experiments.ope.refit`).
     """
 
     estimator: str
@@ -121,6 +131,7 @@ class Estimate:
     details: Details = field(default_factory=dict)
     diagnostics: OverlapDiagnostics | None = None
     replicates: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    interval: str = PERCENTILE
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN becomes None)."""
@@ -142,6 +153,7 @@ class Estimate:
                 "n_bootstrap",
                 "confidence",
                 "seed",
+                "interval",
             )
         }
         result["details"] = {key: clean(value) for key, value in self.details.items()}
@@ -201,25 +213,37 @@ class Statistic:
         return float(self.combine(self.terms.mean(axis=1)))
 
 
-def bootstrap_means(terms: np.ndarray, n_bootstrap: int, seed: int) -> np.ndarray:
-    """Means of each row of ``terms`` (k, n) over ``n_bootstrap`` resamples of its columns.
+def resample_counts(n: int, n_bootstrap: int, seed: int) -> Iterator[np.ndarray]:
+    """Blocks of resamples of n units, each a (block, n) array of how often each unit is drawn.
 
-    Each resample draws n column indices with replacement from
-    ``numpy.random.default_rng(seed)``; the same seed and n give the same resamples
-    whatever the terms. Vectorised: a block of resamples becomes a (block, n) matrix of
-    counts, and all k means of the block are one matrix product. Returns (n_bootstrap, k).
+    Each resample draws n unit indices with replacement from
+    ``numpy.random.default_rng(seed)``; the same seed and n give the same resamples, so
+    the fixed-model bootstrap (:func:`bootstrap_means`) and the refit bootstrap
+    (:mod:`experiments.ope.refit`) of one log and seed draw the same units.
     """
-    terms = np.atleast_2d(np.asarray(terms, dtype=float))
-    n = terms.shape[1]
     rng = np.random.default_rng(seed)
-    means = np.empty((n_bootstrap, terms.shape[0]))
-    block = max(1, _BOOTSTRAP_BLOCK // n)
+    block = max(1, _BOOTSTRAP_BLOCK // max(n, 1))
     for start in range(0, n_bootstrap, block):
         size = min(block, n_bootstrap - start)
         draws = rng.integers(0, n, size=(size, n))
         flat = (draws + (np.arange(size) * n)[:, None]).ravel()
-        counts = np.bincount(flat, minlength=size * n).reshape(size, n)
-        means[start : start + size] = counts @ terms.T / n
+        yield np.bincount(flat, minlength=size * n).reshape(size, n)
+
+
+def bootstrap_means(terms: np.ndarray, n_bootstrap: int, seed: int) -> np.ndarray:
+    """Means of each row of ``terms`` (k, n) over ``n_bootstrap`` resamples of its columns.
+
+    Resamples from :func:`resample_counts`. Vectorised: a block of resamples is a
+    (block, n) matrix of counts, and all k means of the block are one matrix product.
+    Returns (n_bootstrap, k).
+    """
+    terms = np.atleast_2d(np.asarray(terms, dtype=float))
+    n = terms.shape[1]
+    means = np.empty((n_bootstrap, terms.shape[0]))
+    start = 0
+    for counts in resample_counts(n, n_bootstrap, seed):
+        means[start : start + counts.shape[0]] = counts @ terms.T / n
+        start += counts.shape[0]
     return means
 
 
@@ -305,11 +329,20 @@ def paired_difference(candidate: Estimate, incumbent: Estimate) -> Estimate:
                 f"differs ({mine} vs {theirs}); estimate both on the same log with the same "
                 "seed and resamples"
             )
+    if candidate.interval != incumbent.interval:
+        raise InputError(
+            f"cannot pair {candidate.estimator} with {incumbent.estimator}: one interval is a "
+            f"{candidate.interval}, the other a {incumbent.interval}"
+        )
     replicates = candidate.replicates - incumbent.replicates
-    low, high, spread = _interval(replicates, candidate.confidence)
+    value = candidate.value - incumbent.value
+    if candidate.interval == REFIT_T:
+        low, high, spread = t_interval(value, replicates, candidate.confidence)
+    else:
+        low, high, spread = _interval(replicates, candidate.confidence)
     return Estimate(
         estimator=f"{candidate.estimator} - {incumbent.estimator}",
-        value=candidate.value - incumbent.value,
+        value=value,
         ci_low=low,
         ci_high=high,
         std_error=spread,
@@ -320,24 +353,106 @@ def paired_difference(candidate: Estimate, incumbent: Estimate) -> Estimate:
         details={},
         diagnostics=candidate.diagnostics,
         replicates=replicates,
+        interval=candidate.interval,
     )
+
+
+def t_interval(
+    value: float, replicates: np.ndarray, confidence: float
+) -> tuple[float, float, float]:
+    r"""``value`` :math:`\pm t_{B-1}\, s` with s the standard deviation of the B finite
+    replicates, and s itself (NaN when fewer than 2 replicates are finite).
+
+    With few resamples the bootstrap's standard deviation is itself uncertain: if the
+    replicates are roughly normal, :math:`s^2 (B - 1) / \sigma^2 \sim \chi^2_{B-1}`, and
+    the quantile of Student's t with B - 1 degrees of freedom makes the interval cover
+    at its level for any B (:mod:`experiments.ope.refit`).
+    """
+    from scipy.stats import t as student
+
+    finite = replicates[np.isfinite(replicates)]
+    if finite.size < 2 or not math.isfinite(value):
+        return math.nan, math.nan, math.nan
+    spread = float(finite.std(ddof=1))
+    half = float(student.ppf(0.5 + confidence / 2.0, finite.size - 1)) * spread
+    return value - half, value + half, spread
 
 
 # --------------------------------------------------------------------------- reward model
 
 
 def make_reward_model(kind: str = "hgb", seed: int = 0) -> RegressorMixin:
-    """A fresh built-in reward model: ``"hgb"`` (gradient-boosted trees) or ``"ridge"``.
+    """A fresh built-in reward model: ``"hgb"`` (gradient-boosted trees), ``"ridge"`` or
+    ``"linear"`` (:class:`PerActionRidge`).
 
     Ridge on ``[context, one-hot(action)]`` is additive in context and action, so it
     cannot learn that actions suit different contexts; the doubly robust estimators
-    stay unbiased with it, but the direct method may not.
+    stay unbiased with it, but the direct method may not. ``"linear"`` fits one linear
+    model per action, so it can, and costs a few small linear solves.
     """
     if kind == "hgb":
         return HistGradientBoostingRegressor(random_state=seed)
     if kind == "ridge":
         return Ridge(alpha=1.0)
+    if kind == "linear":
+        return PerActionRidge()
     raise InputError(f"unknown reward model {kind!r} (expected one of: {', '.join(REWARD_MODELS)})")
+
+
+class PerActionRidge(RegressorMixin, BaseEstimator):
+    r"""One ridge regression per action on the standardised context, solved in closed form.
+
+    Reads the features ``[context, one-hot(action)]`` of :func:`action_features` (the
+    last ``n_actions`` columns are the one-hot action) and fits, for each action a,
+    :math:`\hat q(x, a) = \beta_{a0} + \tilde x^\top \beta_a`, with :math:`\tilde x` the
+    context standardised on the training rows and the penalty :math:`\alpha \lVert
+    \beta_a \rVert^2` (intercept not penalised). An action without training rows is
+    predicted by the mean reward. With no context it is the mean reward per action.
+
+    Parameters
+    ----------
+    n_actions : int
+        Number of actions A (set by :func:`fit_predict`).
+    alpha : float
+        Ridge penalty on the standardised slopes.
+    """
+
+    def __init__(self, n_actions: int = 1, alpha: float = 1.0) -> None:
+        self.n_actions = n_actions
+        self.alpha = alpha
+
+    def _split(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        features = np.asarray(features, dtype=float)
+        context = features[:, : features.shape[1] - self.n_actions]
+        action = np.argmax(features[:, features.shape[1] - self.n_actions :], axis=1)
+        return context, action
+
+    def _design(self, context: np.ndarray) -> np.ndarray:
+        return np.hstack([np.ones((context.shape[0], 1)), (context - self.mean_) / self.scale_])
+
+    def fit(self, features: np.ndarray, target: np.ndarray) -> PerActionRidge:
+        context, action = self._split(features)
+        target = np.asarray(target, dtype=float)
+        self.mean_ = context.mean(axis=0)
+        scale = context.std(axis=0)
+        self.scale_ = np.where(scale > 0, scale, 1.0)
+        design = self._design(context)
+        width = design.shape[1]
+        penalty = self.alpha * np.diag(np.r_[0.0, np.ones(width - 1)])
+        self.coef_ = np.zeros((self.n_actions, width))
+        self.coef_[:, 0] = target.mean()
+        for arm in range(self.n_actions):
+            rows = action == arm
+            if not rows.any():
+                continue
+            block = design[rows]
+            gram = block.T @ block + penalty
+            self.coef_[arm] = np.linalg.lstsq(gram, block.T @ target[rows], rcond=None)[0]
+        return self
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        context, action = self._split(features)
+        return np.einsum("ij,ij->i", self._design(context), self.coef_[action])
 
 
 def action_features(context: np.ndarray, action: np.ndarray, n_actions: int) -> np.ndarray:
@@ -395,7 +510,11 @@ def fit_predict(
     m = predict_context.shape[0]
     if _nearly_constant(target):
         return np.full((m, n_actions), float(target.mean()))
-    fitted = clone(model).fit(action_features(context, action, n_actions), target)
+    if isinstance(model, PerActionRidge):  # sklearn's clone costs more than this fit
+        fresh: RegressorMixin = PerActionRidge(n_actions, model.alpha)
+    else:
+        fresh = clone(model)
+    fitted = fresh.fit(action_features(context, action, n_actions), target)
     every_action = np.repeat(np.arange(n_actions), m)
     features = action_features(np.tile(predict_context, (n_actions, 1)), every_action, n_actions)
     predictions = np.asarray(fitted.predict(features), dtype=float).reshape(n_actions, m).T
@@ -413,16 +532,20 @@ def cross_fit_reward_model(
     model: RegressorMixin | str = "hgb",
     n_folds: int = N_FOLDS,
     seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray:
     r"""Cross-fitted reward predictions :math:`\hat q(x_i, a)` for every row and action, (n, A).
 
     Row i's predictions come from a model trained on the folds not containing i (see the
-    module docstring); ``n_folds = 1`` trains and predicts on all rows.
+    module docstring); ``n_folds = 1`` trains and predicts on all rows. ``groups`` keeps
+    rows with the same label in one fold (a bootstrap resample's copies of one row or
+    episode, :mod:`experiments.ope.refit`); default: every row its own group.
     """
-    check_folds(n_folds, logs.n_rows)
+    groups = np.arange(logs.n_rows) if groups is None else np.asarray(groups)
+    check_folds(n_folds, np.unique(groups).size)
     model = resolve_model(model, seed)
     q_hat = np.empty((logs.n_rows, logs.n_actions))
-    folds = fold_ids(np.arange(logs.n_rows), n_folds, seed)
+    folds = fold_ids(groups, n_folds, seed)
     for fold in range(int(folds.max()) + 1):
         held_out = folds == fold
         train = ~held_out if n_folds > 1 else held_out
@@ -821,14 +944,30 @@ def evaluate(
     """Estimate the target policy's value on ``logs`` with each estimator.
 
     The reward model is cross-fitted once (only if an estimator needs it and ``q_hat``
-    is not given; it does not depend on the target, so pass the same ``q_hat`` to
-    evaluate several targets on one log), then every estimator is bootstrapped on the
-    same resamples.
+    is not given), then every estimator is bootstrapped on the same resamples. The
+    estimators that read the model then get the refit bootstrap's interval, the model
+    fitted again in every resample (:mod:`experiments.ope.refit`); with ``q_hat`` given
+    the model is held fixed and the interval says so (``interval`` is
+    :data:`PERCENTILE`).
     """
+    from experiments.ope.refit import refit_bandit
+
     check_bootstrap(n_bootstrap, confidence)
     inputs = BanditInputs.for_estimators(
         logs, target, estimators, q_hat, reward_model=reward_model, n_folds=n_folds, seed=seed
     )
-    return estimate_all(
+    estimates = estimate_all(
         estimators, inputs, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed
     )
+    if q_hat is not None:
+        return estimates
+    return refit_bandit(
+        logs,
+        [inputs.target],
+        estimators,
+        [estimates],
+        reward_model=reward_model,
+        n_folds=n_folds,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )[0]

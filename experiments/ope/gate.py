@@ -2,16 +2,21 @@ r"""``promosim ope gate``: should a candidate policy replace the incumbent, judg
 
 :func:`gate` estimates both policies' value per decision on the same log with one
 estimator (doubly robust by default), the same cross-fitted reward model and the same
-bootstrap resamples, and recommends the candidate only when
+bootstrap resamples (the reward model refitted in each, :mod:`experiments.ope.refit`),
+and recommends the candidate only when
 
-.. math:: \mathrm{CI}_{\mathrm{low}}(\hat V(\pi_{\mathrm{cand}})) > \hat V(\pi_{\mathrm{inc}}),
+.. math:: \mathrm{CI}_{\mathrm{low}}\big(\hat V(\pi_{\mathrm{cand}})
+          - \hat V(\pi_{\mathrm{inc}})\big) > 0,
 
-the lower bound of the candidate's interval above the incumbent's estimate: a
-candidate that merely ties, or whose advantage is within its own noise, is not rolled
-out. The decision comes with one sentence that says why, and with the paired
-difference (candidate minus incumbent on the same resamples,
-:func:`experiments.ope.estimators.paired_difference`) for the record; the rule itself
-is the one above.
+the lower bound of the paired difference's two-sided interval (candidate minus
+incumbent, replicate by replicate on the same resamples,
+:func:`experiments.ope.estimators.paired_difference`) above zero. When that interval
+covers at its level, a candidate no better than the incumbent is recommended with
+probability at most :math:`(1 - \text{confidence}) / 2`, 2.5 % at 95 %
+(``experiments.bench.ope`` measures it). Comparing the candidate's own lower bound
+with the incumbent's point estimate, as this gate once did, ignores the incumbent's
+noise and the pairing: it recommended a no-better candidate about 8 % of the time.
+The decision comes with one sentence that says why.
 
 Candidate and incumbent are each a saved promosim agent's directory (mapped to arms
 through the log's arm table) or the prefix of target-probability columns in the log.
@@ -30,19 +35,18 @@ from threadpoolctl import threadpool_limits
 from experiments.ope.estimators import (
     CONFIDENCE,
     N_BOOTSTRAP,
-    N_FOLDS,
     Estimate,
     check_bootstrap,
-    cross_fit_reward_model,
     paired_difference,
 )
 from experiments.ope.run import (
     BANDIT,
     SEQUENTIAL,
     BootstrapUnit,
+    Context,
     Kind,
     LoadedLog,
-    bandit_estimates,
+    bandit_estimates_for,
     load_log,
     resolve_target,
     sequential_estimates,
@@ -57,7 +61,7 @@ class GateDecision:
     """The gate's answer: ``recommend`` and the one sentence that says why.
 
     ``candidate`` and ``incumbent`` are their estimates per decision; ``difference`` is
-    candidate minus incumbent with a paired interval (informative; not the rule).
+    candidate minus incumbent with a paired interval, whose lower bound decides.
     """
 
     recommend: bool
@@ -95,27 +99,33 @@ def decision_sentence(
     recommend: bool,
     candidate_name: str,
     incumbent_name: str,
-    candidate: Estimate,
-    incumbent: Estimate,
+    difference: Estimate,
     n_rows: int,
 ) -> str:
-    """One sentence naming both policies, the candidate's CI lower bound and the incumbent's
-    estimate."""
-    level = f"{candidate.confidence * 100:g} %"
-    basis = f"{candidate.estimator.upper()}, {n_rows:,} logged decisions"
-    diagnostics = candidate.diagnostics
+    """One sentence naming both policies and the paired difference with its interval."""
+    level = f"{difference.confidence * 100:g} %"
+    basis = f"{difference.estimator.split(' - ')[0].upper()}, {n_rows:,} logged decisions"
+    diagnostics = difference.diagnostics
     if diagnostics is not None and diagnostics.warning:
         basis += "; overlap with the logging policy is poor"
-    low, estimate = _amount(candidate.ci_low), _amount(incumbent.value)
+    gap = (
+        f"{_signed(difference.value)} per decision ({level} CI "
+        f"[{_signed(difference.ci_low)}, {_signed(difference.ci_high)}])"
+    )
     if recommend:
         return (
-            f"Recommend {candidate_name}: its {level} CI lower bound {low} exceeds the "
-            f"incumbent {incumbent_name}'s estimate {estimate} ({basis})."
+            f"Recommend {candidate_name}: it earns {gap} more than the incumbent "
+            f"{incumbent_name}, and the CI lies above zero ({basis})."
         )
     return (
-        f"Keep {incumbent_name}: the candidate {candidate_name}'s {level} CI lower bound {low} "
-        f"does not exceed the incumbent's estimate {estimate} ({basis})."
+        f"Keep {incumbent_name}: the candidate {candidate_name} earns {gap} more, and the CI "
+        f"does not lie above zero ({basis})."
     )
+
+
+def _signed(value: float) -> str:
+    amount = _amount(value)
+    return amount if not math.isfinite(value) or value < 0 else f"+{amount}"
 
 
 def _check_estimator(estimator: str, kind: Kind) -> None:
@@ -136,23 +146,11 @@ def _estimates(
     kind: Kind,
     settings: dict[str, Any],
 ) -> list[Estimate]:
-    """One estimate per target, on the same reward model (bandit) and the same resamples."""
+    """One estimate per target, on the same reward models (bandit) and the same resamples."""
     logs = log.logs
     if kind == BANDIT:
-        needs_model = estimators_by_name([estimator])[0].needs_reward_model
-        q_hat = (
-            cross_fit_reward_model(
-                logs, model=settings["reward_model"], n_folds=N_FOLDS, seed=settings["seed"]
-            )
-            if needs_model
-            else None
-        )
-        return [
-            bandit_estimates(
-                logs, target, estimators_by_name([estimator]), q_hat=q_hat, **settings
-            )[0]
-            for target in targets
-        ]
+        found = bandit_estimates_for(logs, targets, estimators_by_name([estimator]), **settings)
+        return [row[0] for row in found]
     if not logs.is_sequential:
         raise InputError(
             f"{log.source}: sequential estimator {estimator!r} needs columns 'episode' and 'step'"
@@ -187,8 +185,10 @@ def gate(
     reward_model: str = "hgb",
     bootstrap_unit: BootstrapUnit = "episode",
     threads: int | None = None,
+    context: Context = None,
 ) -> GateDecision:
-    """``promosim ope gate LOGS --candidate C --incumbent I``: recommend C or keep I.
+    """``promosim ope gate LOGS --candidate C --incumbent I``: recommend C or keep I
+    (module docstring).
 
     Parameters
     ----------
@@ -202,13 +202,15 @@ def gate(
         As :func:`experiments.ope.run.run_ope`; both policies share them.
     threads
         BLAS/OpenMP threads for the fits (None: the libraries' defaults).
+    context
+        The log's context columns (:func:`experiments.ope.run.context_option`).
     """
     _check_estimator(estimator, kind)
     check_bootstrap(n_bootstrap, confidence)
     if n_bootstrap == 0:
         raise InputError("the gate needs a confidence interval: n_bootstrap must be >= 1")
     prefixes = tuple(str(policy) for policy in (candidate, incumbent) if not Path(policy).is_dir())
-    log = load_log(logs_path, prefixes)
+    log = load_log(logs_path, prefixes, context)
     candidate_name, candidate_target = resolve_target(log, candidate)
     incumbent_name, incumbent_target = resolve_target(log, incumbent)
     settings = {
@@ -222,14 +224,15 @@ def gate(
         ours, theirs = _estimates(
             log, [candidate_target, incumbent_target], estimator, kind, settings
         )
-    recommend = bool(ours.ci_low > theirs.value)  # False when either is NaN
+    difference = paired_difference(ours, theirs)
+    recommend = bool(difference.ci_low > 0)  # False when NaN
     n_rows = log.logs.n_rows
     return GateDecision(
         recommend=recommend,
-        sentence=decision_sentence(recommend, candidate_name, incumbent_name, ours, theirs, n_rows),
+        sentence=decision_sentence(recommend, candidate_name, incumbent_name, difference, n_rows),
         candidate=ours,
         incumbent=theirs,
-        difference=paired_difference(ours, theirs),
+        difference=difference,
         candidate_name=candidate_name,
         incumbent_name=incumbent_name,
         kind=kind,

@@ -5,7 +5,7 @@ A log has one row per decision the logging (behaviour) policy took:
 ==================  ========  ===============================================================
 column              required  meaning
 ==================  ========  ===============================================================
-``x_*``             yes       context features (the prefix is configurable), finite numbers
+``x_*``, ``x0..``   no        context features (prefix or names configurable), finite numbers
 ``action``          yes       the logged action, a whole number in ``[0, A)``
 ``reward``          yes       the reward observed after it (profit, a click...), finite
 ``propensity``      yes       the logging policy's probability of the logged action, in (0, 1]
@@ -14,6 +14,16 @@ column              required  meaning
 ``step``            no        step within the episode, a whole number >= 0 (needs ``episode``)
 ``pi_0 .. pi_{A-1}`` no       the target policy's probability of each action (prefix configurable)
 ==================  ========  ===============================================================
+
+**Exports from other tools.** Open Bandit Pipeline names the propensity ``pscore``
+(its ``bandit_feedback`` keys are ``action``, ``reward``, ``pscore``, ``position`` and
+``context``), and its Open Bandit Dataset's CSV files use ``item_id``, ``click`` and
+``propensity_score``: each is read as the field above when the canonical column is
+absent (:data:`ALIASES`). By default the context is every column starting with ``x_``;
+when there is none, the columns ``x0, x1, ...`` (a context matrix exported column by
+column); when there is neither, the log has no context and the reward model sees the
+action only (:func:`find_context_columns` says which rule applied). A prefix or a list of
+names given explicitly must match.
 
 Every check lives in this module, once: :func:`check_decisions` for the logged arrays
 and :func:`check_target_probabilities` for a target policy's ``(n, A)`` probabilities.
@@ -33,7 +43,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +60,14 @@ POSITION, EPISODE, STEP = "position", "episode", "step"
 REQUIRED_COLUMNS: tuple[str, ...] = (ACTION, REWARD, PROPENSITY)
 DEFAULT_CONTEXT_PREFIX = "x_"
 DEFAULT_TARGET_PREFIX = "pi_"
+#: Other tools' names of the logged fields, tried in order when the canonical one is absent.
+ALIASES: dict[str, tuple[str, ...]] = {
+    ACTION: ("item_id",),
+    REWARD: ("click",),
+    PROPENSITY: ("pscore", "propensity_score"),
+}
+#: Context columns of an export of a context matrix: x0, x1, ...
+_NUMBERED_CONTEXT = re.compile(r"x(\d+)$")
 #: How far a row of action probabilities may sum from 1.
 PROBABILITY_TOLERANCE = 1e-6
 
@@ -96,6 +114,9 @@ class ErrorContext:
     locate: Locate = _array_location
     #: Column names of the context features (``context[:, j]`` when absent).
     context_names: tuple[str, ...] = ()
+    #: The column each field was read from, where it is not the field's own name
+    #: (``{"propensity": "pscore"}``).
+    field_columns: tuple[tuple[str, str], ...] = ()
 
     def reject(
         self,
@@ -111,7 +132,9 @@ class ErrorContext:
             return
         value = values[row]
         shown = "" if _is_missing(value) else f" {_format(value)}"
-        column = column if column is not None else field_name
+        column = (
+            column if column is not None else dict(self.field_columns).get(field_name, field_name)
+        )
         raise InputError(f"{self.locate(row)}: {field_name}{shown} in column {column!r} {problem}")
 
     def shape_error(self, message: str) -> InputError:
@@ -446,9 +469,12 @@ class LogTable:
             return f"{self.source}, line {_csv_line(self.path, row)}"
         return f"{self.source}, row {row + 1}"
 
-    def error_context(self, context_names: Sequence[str] = ()) -> ErrorContext:
-        """Errors that name this table's rows."""
-        return ErrorContext(self.source, self.where, context_names=tuple(context_names))
+    def error_context(
+        self, context_names: Sequence[str] = (), field_columns: Mapping[str, str] | None = None
+    ) -> ErrorContext:
+        """Errors that name this table's rows (and the columns the fields came from)."""
+        columns = tuple((field_columns or {}).items())
+        return ErrorContext(self.source, self.where, tuple(context_names), columns)
 
 
 def _is_parquet(path: Path) -> bool:
@@ -572,23 +598,56 @@ def _require_column(table: LogTable, column: str, what: str) -> None:
         )
 
 
-def _context_columns(table: LogTable, context_columns: str | Sequence[str] | None) -> list[str]:
-    """Columns named explicitly, or every column starting with the prefix (file order)."""
-    if context_columns is None:
-        context_columns = DEFAULT_CONTEXT_PREFIX
-    if isinstance(context_columns, str):
-        chosen = [name for name in table.frame.columns if name.startswith(context_columns)]
+def find_context_columns(
+    source: str | Path | LogTable | pd.DataFrame,
+    context: str | Sequence[str] | None = None,
+) -> list[str]:
+    """The context feature columns of a log, in file order.
+
+    ``context`` is a prefix (every column starting with it; at least one must), a list
+    of names (each must exist; ``[]`` for none), or None for the default: columns
+    starting with ``x_``, else ``x0, x1, ...`` in numeric order, else none (module
+    docstring). Raises :class:`InputError` naming a missing column.
+    """
+    table = _as_table(source)
+    names = list(table.frame.columns)
+    if context is None:
+        chosen = [name for name in names if name.startswith(DEFAULT_CONTEXT_PREFIX)]
+        if chosen:
+            return chosen
+        numbered = {
+            int(match.group(1)): name
+            for name in names
+            if (match := _NUMBERED_CONTEXT.match(name)) is not None
+        }
+        return [numbered[key] for key in sorted(numbered)]
+    if isinstance(context, str):
+        chosen = [name for name in names if name.startswith(context)]
         if not chosen:
             _require_column(
                 table,
-                f"{context_columns}0",
-                f"context features are the columns starting with {context_columns!r}; pass "
-                "context_columns=[] for a log without context",
+                f"{context}0",
+                f"context features are the columns starting with {context!r}; name them "
+                "with --context-cols, or pass --context-cols '' for a log without context",
             )
         return chosen
-    for name in context_columns:
-        _require_column(table, name, "a context feature")
-    return list(context_columns)
+    for name in context:
+        _require_column(table, name, "a context feature (--context-cols)")
+    return list(context)
+
+
+def _field_column(table: LogTable, field_name: str, what: str) -> str:
+    """The column holding ``field_name``: its own name, else the first alias present."""
+    columns = set(table.frame.columns)
+    if field_name in columns:
+        return field_name
+    for alias in ALIASES.get(field_name, ()):
+        if alias in columns:
+            return alias
+    aliases = ALIASES.get(field_name, ())
+    also = f", or {' / '.join(aliases)}" if aliases else ""
+    _require_column(table, field_name, what + also)
+    return field_name
 
 
 def load_logged_decisions(
@@ -604,8 +663,9 @@ def load_logged_decisions(
     source
         A path, a table from :func:`read_log_table`, or a DataFrame.
     context_columns
-        A prefix (default ``"x_"``): every column starting with it, in file order, is a
-        context feature; or an explicit list of column names (``[]`` for no context).
+        A prefix: every column starting with it, in file order, is a context feature;
+        or an explicit list of column names (``[]`` for no context); or None, the
+        default rule of :func:`find_context_columns`.
     n_actions
         Number of actions A. Default: the largest logged action + 1. Pass the number of
         target-probability columns so that an action outside them is reported.
@@ -619,13 +679,15 @@ def load_logged_decisions(
         propensity outside (0, 1], a repeated (episode, step).
     """
     table = _as_table(source)
-    for column, what in (
-        (ACTION, "the logged action"),
-        (REWARD, "the observed reward"),
-        (PROPENSITY, "the logging policy's probability of the logged action"),
-    ):
-        _require_column(table, column, what)
-    contexts = _context_columns(table, context_columns)
+    field_columns = {
+        field_name: _field_column(table, field_name, what)
+        for field_name, what in (
+            (ACTION, "the logged action"),
+            (REWARD, "the observed reward"),
+            (PROPENSITY, "the logging policy's probability of the logged action"),
+        )
+    }
+    contexts = find_context_columns(table, context_columns)
     numbers = {name: _column_numbers(table, name, "context") for name in contexts}
     context = (
         np.column_stack([numbers[name] for name in contexts])
@@ -633,11 +695,8 @@ def load_logged_decisions(
         else np.empty((len(table.frame), 0))
     )
     columns = set(table.frame.columns)
-    fields = {
-        name: _column_numbers(table, name, name)
-        for name in (ACTION, REWARD, PROPENSITY, POSITION, STEP)
-        if name in columns
-    }
+    field_columns |= {name: name for name in (POSITION, STEP) if name in columns}
+    fields = {name: _column_numbers(table, column, name) for name, column in field_columns.items()}
     episode = table.frame[EPISODE].to_numpy(dtype=object) if EPISODE in columns else None
     checked = check_decisions(
         context,
@@ -648,7 +707,7 @@ def load_logged_decisions(
         fields.get(POSITION),
         episode,
         fields.get(STEP),
-        errors=table.error_context(contexts),
+        errors=table.error_context(contexts, field_columns),
     )
     return LoggedDecisions(**checked, context_names=tuple(contexts))  # type: ignore[arg-type]
 

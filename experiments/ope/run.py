@@ -74,6 +74,7 @@ from experiments.ope.logs import (
     target_probabilities,
 )
 from experiments.ope.policies import DeterministicPolicy, check_observation_size
+from experiments.ope.refit import refit_bandit
 from experiments.ope.selection import BANDIT_ESTIMATORS, estimators_by_name
 from experiments.ope.sequential import (
     SEQUENTIAL_ESTIMATORS,
@@ -107,21 +108,51 @@ class LoadedLog:
         return None if self.arm_table is None else self.arm_table.horizon
 
 
-def load_log(path: str | Path, prefixes: Sequence[str] = ()) -> LoadedLog:
+Context = str | Sequence[str] | None
+
+
+def context_option(prefix: str | None = None, columns: str | None = None) -> Context:
+    """The CLI's ``--context-prefix`` / ``--context-cols`` as :func:`load_logged_decisions`
+    reads them: a prefix, a list of names (comma-separated; ``""`` for no context), or
+    None (the default rule). Giving both is an :class:`InputError`."""
+    if prefix is not None and columns is not None:
+        raise InputError(
+            "give --context-prefix or --context-cols, not both (a prefix, or the names)"
+        )
+    if columns is not None:
+        return [name.strip() for name in columns.split(",") if name.strip()]
+    if prefix is not None and not prefix.strip():
+        raise InputError("--context-prefix is empty; pass --context-cols '' for no context")
+    return prefix
+
+
+def load_log(path: str | Path, prefixes: Sequence[str] = (), context: Context = None) -> LoadedLog:
     """Read and validate the log at ``path`` and its arm table, if any.
 
     The number of actions A is the arm table's when there is one, else the number of
     columns of the first target prefix in ``prefixes`` (every logged action must be
-    below A). Any problem with either file raises :class:`InputError`, one line naming
-    the file (and the row and column of a bad value); nothing else escapes.
+    below A). ``context`` chooses the context columns
+    (:func:`experiments.ope.logs.find_context_columns`). Any problem with either file
+    raises :class:`InputError`, one line naming the file (and the row and column of a
+    bad value); nothing else escapes.
     """
     table = read_log_table(path)
     arm_table = read_arm_table(path) if arms_path(path).is_file() else None
     n_actions = None if arm_table is None else arm_table.arms.n_arms
     if n_actions is None and prefixes:
         n_actions = target_probabilities(table, prefixes[0]).shape[1]
-    logs = load_logged_decisions(table, n_actions=n_actions)
+    logs = load_logged_decisions(table, context, n_actions=n_actions)
     return LoadedLog(table, logs, arm_table)
+
+
+def context_note(log: LoadedLog) -> str | None:
+    """A note when the log has no context columns (the reward model sees the action only)."""
+    if log.logs.context.shape[1]:
+        return None
+    return (
+        f"{log.source}: no context columns (x_*, x0, x1, ...); the reward model sees the "
+        "action only (name them with --context-prefix or --context-cols)"
+    )
 
 
 def agent_target(log: LoadedLog, agent_dir: str | Path) -> np.ndarray:
@@ -235,7 +266,6 @@ def bandit_estimates(
     target: np.ndarray,
     estimators: Sequence[BanditEstimator],
     *,
-    q_hat: np.ndarray | None = None,
     reward_model: str = "hgb",
     n_folds: int = N_FOLDS,
     n_bootstrap: int = N_BOOTSTRAP,
@@ -243,21 +273,81 @@ def bandit_estimates(
     seed: int = 0,
     bootstrap_unit: BootstrapUnit = "episode",
 ) -> list[Estimate]:
-    """Every bandit estimator on one reward model and one set of bootstrap resamples.
+    """Every bandit estimator on one target (:func:`bandit_estimates_for`)."""
+    return bandit_estimates_for(
+        logs,
+        [target],
+        estimators,
+        reward_model=reward_model,
+        n_folds=n_folds,
+        n_bootstrap=n_bootstrap,
+        confidence=confidence,
+        seed=seed,
+        bootstrap_unit=bootstrap_unit,
+    )[0]
 
-    ``q_hat`` (from :func:`experiments.ope.estimators.cross_fit_reward_model`) is fitted
-    here when not given; pass it to estimate several targets on the same model. With
-    ``bootstrap_unit="episode"`` on an episodic log the resamples are whole episodes
-    (:func:`clustered`); the estimates' ``n`` is still the number of rows.
+
+def bandit_estimates_for(
+    logs: LoggedDecisions,
+    targets: Sequence[np.ndarray],
+    estimators: Sequence[BanditEstimator],
+    *,
+    reward_model: str = "hgb",
+    n_folds: int = N_FOLDS,
+    n_bootstrap: int = N_BOOTSTRAP,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+    bootstrap_unit: BootstrapUnit = "episode",
+) -> list[list[Estimate]]:
+    """Every bandit estimator on each target, on one reward model and one set of resamples.
+
+    The reward model is cross-fitted once for all targets (it does not depend on the
+    target). With ``bootstrap_unit="episode"`` on an episodic log the resamples are whole
+    episodes (:func:`clustered`); the estimates' ``n`` is still the number of rows. The
+    estimators that read the reward model get the refit bootstrap's interval
+    (:mod:`experiments.ope.refit`), on the same units; ``[t][e]`` is target t, estimator e.
     """
     check_bootstrap(n_bootstrap, confidence)
-    inputs = BanditInputs.for_estimators(
-        logs, target, estimators, q_hat, reward_model=reward_model, n_folds=n_folds, seed=seed
+    by_episode = bootstrap_unit == "episode" and logs.episode is not None
+    q_hat = None
+    found = []
+    for target in targets:
+        inputs = BanditInputs.for_estimators(
+            logs, target, estimators, q_hat, reward_model=reward_model, n_folds=n_folds, seed=seed
+        )
+        q_hat = inputs.q_hat
+        found.append(
+            _fixed_model_estimates(inputs, estimators, by_episode, n_bootstrap, confidence, seed)
+        )
+    units = logs.episode if by_episode else None
+    return refit_bandit(
+        logs,
+        targets,
+        estimators,
+        found,
+        units=units,
+        reward_model=reward_model,
+        n_folds=n_folds,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
     )
-    if bootstrap_unit == "row" or not logs.is_sequential:
+
+
+def _fixed_model_estimates(
+    inputs: BanditInputs,
+    estimators: Sequence[BanditEstimator],
+    by_episode: bool,
+    n_bootstrap: int,
+    confidence: float,
+    seed: int,
+) -> list[Estimate]:
+    """The estimates with the fixed-model bootstrap over rows or whole episodes."""
+    logs = inputs.logs
+    if not by_episode:
         return estimate_all(
             estimators, inputs, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed
         )
+    assert logs.episode is not None
     statistics = [
         (estimator.name, clustered(estimator.statistic(inputs), logs.episode))
         for estimator in estimators
@@ -458,6 +548,7 @@ def run_ope(
     confidence: float = CONFIDENCE,
     bootstrap_unit: BootstrapUnit = "episode",
     threads: int | None = None,
+    context: Context = None,
 ) -> OPEReport:
     """``promosim ope LOGS``: estimate a target policy's value on a log with every estimator.
 
@@ -484,6 +575,10 @@ def run_ope(
         BLAS/OpenMP threads for the fits (``threadpoolctl``; None: the libraries'
         defaults). On a small shared machine 1 avoids oversubscription, which made the
         gradient-boosted reward model 7x slower here.
+    context
+        The context columns: a prefix, a list of names (``[]``: none) or None for the
+        default rule (:func:`experiments.ope.logs.find_context_columns`); see
+        :func:`context_option` for the CLI's spelling.
     """
     if (target_dir is None) == (target_prob_prefix is None):
         raise InputError(
@@ -491,7 +586,8 @@ def run_ope(
             "target-probability columns (--target-prob-prefix, e.g. pi_)"
         )
     check_bootstrap(n_bootstrap, confidence)
-    log = load_log(logs_path, () if target_prob_prefix is None else (target_prob_prefix,))
+    prefixes = () if target_prob_prefix is None else (target_prob_prefix,)
+    log = load_log(logs_path, prefixes, context)
     if target_dir is not None:
         name, target = str(target_dir), agent_target(log, target_dir)
     else:
@@ -518,7 +614,7 @@ def run_ope(
         horizon=log.horizon,
         n_arms=log.logs.n_actions,
         rows=tuple(rows),
-        notes=tuple(notes),
+        notes=tuple(note for note in (context_note(log), *notes) if note),
         n_bootstrap=n_bootstrap,
         confidence=confidence,
     )

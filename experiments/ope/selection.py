@@ -16,8 +16,9 @@ full log and keeps one:
   against the first (unbiased) rung, :math:`\hat V_i - \hat V_1`, as in Wang et al. (2017).
   That bias estimate is itself noisy, which slightly favours the first rung.
 
-The choice is made once on the full log; the bootstrap interval then holds it fixed, so
-it does not include the variability of the choice itself.
+The choice is made on the full log for the estimate; the refit bootstrap
+(:mod:`experiments.ope.refit`) makes it again in every resample, so the interval includes
+the variability of the choice itself (the fixed-model bootstrap holds it fixed).
 
 References
 ----------

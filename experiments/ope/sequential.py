@@ -16,7 +16,9 @@ episode's Q values come from models trained on the other folds' episodes; and
 :math:`\hat V_t(x) = \sum_a \pi(a \mid x)\, \hat Q_t(x, a)`.
 
 Intervals: the percentile bootstrap of :mod:`experiments.ope.estimators`, resampling
-whole episodes, with the Q model held fixed.
+whole episodes; for the estimators that read the Q model (DR, WDR, FQE) the refit
+bootstrap of :mod:`experiments.ope.refit`, which fits the Q model again in every
+resample of episodes.
 """
 
 from __future__ import annotations
@@ -118,6 +120,7 @@ def fitted_q_evaluation(
     gamma: float = 1.0,
     n_folds: int = N_FOLDS,
     seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray:
     r"""Cross-fitted :math:`\hat Q_t(x_i, a)` for every logged row and action, shape (n, A).
 
@@ -131,7 +134,9 @@ def fitted_q_evaluation(
     where the second term is absent at an episode's last step. Episodes are split into
     ``n_folds`` folds; a fold's rows are predicted by the models fitted on the other
     folds (``n_folds = 1``: fitted and predicted on every episode). A step no training
-    episode reaches is predicted as 0.
+    episode reaches is predicted as 0. ``groups`` (one label per row) keeps episodes with
+    the same label in one fold: a bootstrap resample's copies of one logged episode
+    (:mod:`experiments.ope.refit`); default: the episodes.
 
     Reference: Le, H., Voloshin, C. & Yue, Y. (2019). Batch policy learning under
     constraints. *ICML* (fitted Q evaluation); Ernst, D., Geurts, P. & Wehenkel, L.
@@ -140,9 +145,10 @@ def fitted_q_evaluation(
     _check_discount(gamma)
     layout = EpisodeLayout.of(logs)
     target = check_target_probabilities(target, logs.n_rows, logs.n_actions)
-    check_folds(n_folds, layout.n_episodes, unit="episodes")
+    groups = layout.episode if groups is None else np.asarray(groups)
+    check_folds(n_folds, np.unique(groups).size, unit="episodes")
     regressor = resolve_model(model, seed)
-    folds = fold_ids(layout.episode, n_folds, seed)
+    folds = fold_ids(groups, n_folds, seed)
     q_hat = np.zeros((logs.n_rows, logs.n_actions))
     for fold in range(int(folds.max()) + 1):
         predict = folds == fold
@@ -235,10 +241,11 @@ class EpisodeInputs:
         q_model: RegressorMixin | str = "hgb",
         n_folds: int = N_FOLDS,
         seed: int = 0,
+        groups: np.ndarray | None = None,
     ) -> EpisodeInputs:
         r"""Inputs with :math:`\hat Q` from cross-fitted :func:`fitted_q_evaluation`."""
         q_hat = fitted_q_evaluation(
-            logs, target, model=q_model, gamma=gamma, n_folds=n_folds, seed=seed
+            logs, target, model=q_model, gamma=gamma, n_folds=n_folds, seed=seed, groups=groups
         )
         return cls(logs, target, gamma, q_hat)
 
@@ -486,15 +493,33 @@ def evaluate_sequential(
     """Estimate the target's expected discounted return per episode with each estimator.
 
     Fitted Q evaluation runs once (cross-fitted over episodes), only if an estimator
-    needs it and ``q_hat`` is not given.
+    needs it and ``q_hat`` is not given; the Q-model estimators' intervals then come
+    from the refit bootstrap, which fits the Q model again in every resample of episodes
+    (:mod:`experiments.ope.refit`). With ``q_hat`` given they hold it fixed.
     """
+    from experiments.ope.refit import refit_sequential
+
     check_bootstrap(n_bootstrap, confidence)
-    if q_hat is None and any(estimator.needs_q_model for estimator in estimators):
+    fitted = q_hat is None and any(estimator.needs_q_model for estimator in estimators)
+    if fitted:
         inputs = EpisodeInputs.fit(
             logs, target, gamma=gamma, q_model=q_model, n_folds=n_folds, seed=seed
         )
     else:
         inputs = EpisodeInputs(logs, target, gamma, q_hat)
-    return estimate_all_sequential(
+    estimates = estimate_all_sequential(
         estimators, inputs, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed
     )
+    if not fitted or n_bootstrap == 0:
+        return estimates
+    return refit_sequential(
+        logs,
+        [target],
+        estimators,
+        [estimates],
+        gamma=gamma,
+        q_model=q_model,
+        n_folds=n_folds,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )[0]

@@ -350,7 +350,7 @@ INVALID_INPUTS = [
     ("folds-zero", lambda: cross_fit_reward_model(tiny_inputs().logs, n_folds=0),
      r"n_folds must be a whole number >= 1"),
     ("unknown-model", lambda: cross_fit_reward_model(tiny_inputs().logs, model="xgb"),
-     r"unknown reward model 'xgb' \(expected one of: hgb, ridge\)"),
+     r"unknown reward model 'xgb' \(expected one of: hgb, ridge, linear\)"),
     ("unknown-estimator", lambda: estimators_by_name("dm,dx"),
      r"unknown estimator 'dx' \(did you mean 'dr'\?\)"),
     ("unknown-rule", lambda: SelectedEstimator((DoublyRobust(),), rule="best"),

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import t as student
 
 from agents.baselines import StatusQuo
 from agents.task import TaskSpec
 from experiments.ope.collect import ArmTable, log_decisions, write_log
+from experiments.ope.estimators import REFIT_T
 from experiments.ope.gate import gate
 from experiments.ope.policies import parse_policy
 from sim.logs.errors import InputError
@@ -49,19 +51,19 @@ def log(env, tmp_path_factory) -> Path:
 def test_a_clearly_better_candidate_is_recommended(log: Path) -> None:
     decision = gate(log, "good_", "bad_", **FAST)
     assert decision.recommend
-    assert decision.candidate.ci_low > decision.incumbent.value
-    assert decision.sentence.startswith("Recommend good_*: its 95 % CI lower bound ")
-    assert "exceeds the incumbent bad_*'s estimate" in decision.sentence
-    assert decision.sentence.endswith("(DR, 600 logged decisions).")
     assert decision.difference.ci_low > 0
+    assert decision.sentence.startswith("Recommend good_*: it earns +")
+    assert "more than the incumbent bad_*, and the CI lies above zero" in decision.sentence
+    assert decision.sentence.endswith("(DR, 600 logged decisions).")
 
 
 def test_a_tie_keeps_the_incumbent_and_names_both(log: Path) -> None:
     decision = gate(log, "same_", "good_", **FAST)
     assert not decision.recommend
     assert decision.candidate.value == pytest.approx(decision.incumbent.value)
-    assert decision.sentence.startswith("Keep good_*: the candidate same_*'s 95 % CI lower bound")
-    assert "does not exceed the incumbent's estimate" in decision.sentence
+    assert decision.difference.value == 0 and decision.difference.ci_low == 0
+    assert decision.sentence.startswith("Keep good_*: the candidate same_* earns +0 per decision")
+    assert "and the CI does not lie above zero" in decision.sentence
     assert decision.sentence.endswith("(DR, 600 logged decisions).")
 
 
@@ -72,10 +74,23 @@ def test_a_worse_candidate_is_not_recommended(log: Path) -> None:
 def test_both_policies_share_the_reward_model_and_resamples(log: Path) -> None:
     decision = gate(log, "good_", "bad_", **FAST)
     assert decision.candidate.seed == decision.incumbent.seed
+    assert decision.candidate.interval == decision.difference.interval == REFIT_T
     np.testing.assert_allclose(
         decision.difference.replicates,
         decision.candidate.replicates - decision.incumbent.replicates,
     )
+    # The paired interval is value +/- t(B - 1) x the SD of the replicate differences.
+    spread = np.std(decision.difference.replicates, ddof=1)
+    half = student.ppf(0.975, decision.difference.n_bootstrap - 1) * spread
+    assert decision.difference.ci_low == pytest.approx(decision.difference.value - half)
+
+
+def test_the_rule_is_the_paired_lower_bound_not_the_candidates_own(log: Path) -> None:
+    """The candidate's own interval may clear the incumbent's estimate while the paired
+    difference's does not; the gate follows the difference."""
+    for candidate, incumbent in (("good_", "bad_"), ("bad_", "good_"), ("same_", "good_")):
+        decision = gate(log, candidate, incumbent, **FAST)
+        assert decision.recommend == (decision.difference.ci_low > 0)
 
 
 def test_a_saved_agent_can_be_the_candidate(log: Path, env, tmp_path: Path) -> None:

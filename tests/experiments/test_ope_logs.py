@@ -13,6 +13,7 @@ from experiments.ope.logs import (
     LoggedDecisions,
     check_target_probabilities,
     deterministic_target,
+    find_context_columns,
     load_logged_decisions,
     read_log_table,
     target_probabilities,
@@ -80,6 +81,59 @@ def test_context_columns_by_list_or_none_at_all() -> None:
     assert load_logged_decisions(frame, []).context.shape == (2, 0)
 
 
+def test_an_obp_style_export_reads_without_renaming() -> None:
+    """Open Bandit Pipeline's names: action, reward, pscore, position, and a context matrix
+    exported column by column as x0, x1, ... (numeric order, not text order)."""
+    rng = np.random.default_rng(0)
+    context = rng.standard_normal((4, 11))
+    columns = {f"x{j}": context[:, j] for j in (10, 2, 0, 1, 3, 4, 5, 6, 7, 8, 9)}
+    frame = pd.DataFrame({**columns, "action": [0, 1, 2, 1], "reward": [0, 1, 0, 0],
+                          "pscore": [0.25, 0.5, 0.25, 0.5], "position": [0, 1, 2, 0]})  # fmt: skip
+    logs = load_logged_decisions(frame)
+    assert logs.context_names == tuple(f"x{j}" for j in range(11))
+    np.testing.assert_array_equal(logs.context, context)
+    np.testing.assert_allclose(logs.propensity, [0.25, 0.5, 0.25, 0.5])
+    np.testing.assert_array_equal(logs.position, [0, 1, 2, 0])
+
+
+def test_the_open_bandit_datasets_own_names_read_too() -> None:
+    frame = pd.DataFrame({"item_id": [3, 0], "click": [1, 0], "propensity_score": [0.0125, 0.5],
+                          "user_feature_0": [1.0, 2.0]})  # fmt: skip
+    logs = load_logged_decisions(frame, "user_feature_")
+    np.testing.assert_array_equal(logs.action, [3, 0])
+    np.testing.assert_allclose(logs.reward, [1, 0])
+    np.testing.assert_allclose(logs.propensity, [0.0125, 0.5])
+    assert logs.context_names == ("user_feature_0",)
+
+
+def test_canonical_names_win_over_aliases() -> None:
+    frame = pd.DataFrame({"action": [0], "reward": [2.0], "propensity": [0.5], "pscore": [0.9]})
+    assert load_logged_decisions(frame).propensity.tolist() == [0.5]
+
+
+def test_a_log_without_context_columns_has_no_context() -> None:
+    frame = pd.DataFrame({"feature": [1.0, 2.0], "action": [0, 1], "reward": [1, 0],
+                          "propensity": [0.5, 0.5]})  # fmt: skip
+    assert find_context_columns(frame) == []
+    assert load_logged_decisions(frame).context.shape == (2, 0)
+    assert find_context_columns(frame, ["feature"]) == ["feature"]
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ("feat_", r"table: no column 'feat_0' \(context features are the columns starting with "
+                  r"'feat_'; name them with --context-cols"),
+        (["age", "height"], r"table: no column 'height' \(a context feature \(--context-cols\)\)"),
+    ],
+)  # fmt: skip
+def test_context_named_explicitly_must_exist(context, message) -> None:
+    frame = pd.DataFrame({"age": [1.0], "action": [0], "reward": [1], "propensity": [0.5]})
+    with pytest.raises(InputError, match=message) as caught:
+        load_logged_decisions(frame, context)
+    assert "\n" not in str(caught.value)
+
+
 def test_deterministic_target_puts_all_mass_on_the_chosen_action() -> None:
     np.testing.assert_array_equal(deterministic_target([1, 0], 3), [[0, 1, 0], [1, 0, 0]])
 
@@ -109,9 +163,13 @@ INVALID_FILES = [
     ("blank-lines-counted", [HEADER, GOOD_ROWS[0], "", "0,0,0,1,0,1,0,0"],
      r"line 4: propensity 0"),
     ("no-reward-column", ["x_0,action,rewards,propensity,pi_0", "0,0,1,0.5,1"],
-     r"logs\.csv: no column 'reward' \(the observed reward\) \(did you mean 'rewards'\?\)"),
-    ("no-context", ["feature,action,reward,propensity,pi_0", "0,0,1,0.5,1"],
-     r"no column 'x_0' \(context features are the columns starting with 'x_'"),
+     r"logs\.csv: no column 'reward' \(the observed reward, or click\) "
+     r"\(did you mean 'rewards'\?\)"),
+    ("no-propensity", ["x_0,action,reward,pi_0", "0,0,1,1"],
+     r"no column 'propensity' \(the logging policy's probability of the logged action, "
+     r"or pscore / propensity_score\)"),
+    ("pscore-zero", ["x0,action,reward,pscore,pi_0", "0,0,1,0,1"],
+     r"line 2: propensity 0 in column 'pscore' must be in \(0, 1\]"),
     ("header-only", [HEADER], r"logs\.csv: has a header but no data rows"),
     ("episode-without-step", [HEADER + ",episode", GOOD_ROWS[0] + ",1"],
      r"logs\.csv: has 'episode' but no 'step'"),
