@@ -212,6 +212,7 @@ def profile(
 
             tasted = profile_with_taste(transactions, as_of=reference_day, k=k, seed=seed)
             result, written = tasted.profile, write_taste_profile(tasted, out)
+            stderr.print(tasted.choice)
         else:
             result = build_profile(transactions, as_of=reference_day, k=k, seed=seed)
             written = write_profile(result, out)
@@ -287,7 +288,8 @@ def recommend(
         str | None,
         typer.Option(
             "--model",
-            help="popularity, item_knn, user_knn, als, content, hybrid, a comma-separated "
+            help="popularity, repeat, item_knn, user_knn, als, content, hybrid, tifu_knn, a "
+            "comma-separated "
             "list, or all (default: all with --evaluate, else als; user_knn for ratings).",
         ),
     ] = None,
@@ -320,6 +322,13 @@ def recommend(
     min_support: Annotated[
         float, typer.Option("--min-support", help="Rules: smallest share of baskets.")
     ] = 0.01,
+    split_date: Annotated[
+        str | None,
+        typer.Option(
+            "--split-date",
+            help="--evaluate on the next basket after this day (YYYY-MM-DD), training before it.",
+        ),
+    ] = None,
     seed: Seed = 0,
     as_json: JsonFlag = False,
     customer_col: CustomerCol = None,
@@ -350,7 +359,7 @@ def recommend(
     if evaluate:
         with stderr.status("fitting and evaluating recommenders ..."):
             payload["evaluation"] = service.evaluate_log(
-                data, model=model or "all", **options
+                data, model=model or "all", split_date=split_date, **options
             ).as_dict()
     if rules:
         with stderr.status("mining cross-sell rules ..."):
@@ -378,27 +387,33 @@ def recommend(
 
 
 def render_evaluation(evaluation: dict[str, Any]) -> None:
-    """One table, model x metrics, the popularity baseline first."""
-    table = Table(
-        title=f"recommenders vs popularity: {evaluation['protocol']}", box=box.SIMPLE_HEAD
-    )
+    """One table, model x metrics, the baselines first; then the best model and its lift CI
+    (--json has every column: recall, MAP, coverage, each lift's interval)."""
+    table = Table(title=f"recommenders vs baselines: {evaluation['protocol']}", box=box.SIMPLE_HEAD)
     table.add_column("model", no_wrap=True)
     if evaluation["kind"] == "ratings":
         metrics = {"rmse": "RMSE", "mae": "MAE", "rmse_std": "RMSE sd", "mae_std": "MAE sd"}
     else:
         k = evaluation["k"]
         metrics = {
-            "precision": f"P@{k}", "recall": f"R@{k}", "ndcg": f"NDCG@{k}", "map": f"MAP@{k}",
-            "coverage": "coverage", "ndcg_lift": "NDCG lift",
+            "precision": f"P@{k}", "ndcg": f"NDCG@{k}", "ndcg_new": f"new NDCG@{k}",
+            "ndcg_lift": "vs popularity", "ndcg_lift_repeat": "vs repeat",
         }  # fmt: skip
     for header in [*metrics.values(), "fit s"]:
         table.add_column(header, justify="right", no_wrap=True)
     for row in evaluation["models"]:
-        cells = [
-            f"{row[name]:+.1%}" if name == "ndcg_lift" else f"{row[name]:.3f}" for name in metrics
-        ]
+        cells = [_evaluation_cell(row, name) for name in metrics]
         table.add_row(row["model"], *cells, f"{row['fit_seconds']:.2f}")
     stdout.print(table)
+    if evaluation.get("best"):
+        stdout.print(f"best by NDCG: [bold]{evaluation['best']}[/] ({evaluation['ci']})")
+
+
+def _evaluation_cell(row: dict[str, Any], name: str) -> str:
+    value = row.get(name)
+    if value is None:
+        return "-"
+    return f"{value:+.1%}" if name.startswith("ndcg_lift") else f"{value:.3f}"
 
 
 def render_rules(rules: list[dict[str, Any]], min_support: float) -> None:

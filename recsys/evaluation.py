@@ -40,16 +40,27 @@ from recsys.interactions import (
     interactions_from_log,
     require_feedback,
 )
-from recsys.models import BASELINE, PopularityRecommender, Recommender, default_models
+from recsys.models import (
+    BASELINE,
+    REPEAT_BASELINE,
+    PopularityRecommender,
+    Recommender,
+    RepeatRecommender,
+    default_models,
+)
 from recsys.models.base import batches, check_k
 from sim.logs.data import TransactionLog
 from sim.logs.errors import InputError
 
 #: Columns of the ranking table of :func:`evaluate_models`, after the model name.
 RANKING_COLUMNS: tuple[str, ...] = (
-    "precision", "recall", "ndcg", "map", "coverage", "ndcg_lift", "customers", "fit_seconds",
+    "precision", "recall", "ndcg", "map", "coverage", "ndcg_lift", "ndcg_lift_repeat",
+    "lift_repeat_low", "lift_repeat_high", "ndcg_new", "customers", "fit_seconds",
     "eval_seconds",
 )  # fmt: skip
+#: Bootstrap resamples of the customers for the lift's confidence interval, and its level.
+BOOTSTRAP_DRAWS = 2000
+CI_LEVEL = 0.95
 #: Columns of the rating table of :func:`evaluate_models` on explicit ratings.
 RATING_COLUMNS: tuple[str, ...] = ("rmse", "mae", "rmse_std", "mae_std", "folds", "fit_seconds")
 
@@ -192,6 +203,32 @@ def temporal_split(
     return TemporalSplit(train=frame.loc[~test], test=frame.loc[test])
 
 
+def next_basket_split(log: TransactionLog | pd.DataFrame, split_date: object) -> TemporalSplit:
+    """Next-basket protocol: train on every line before ``split_date``; test on each
+    customer's first basket (purchase day) on or after it.
+
+    Only customers with a training line are tested (a model needs a history to repeat).
+    """
+    frame = log.frame if isinstance(log, TransactionLog) else log
+    try:
+        cut = pd.Timestamp(split_date)
+    except (TypeError, ValueError) as error:
+        raise InputError(f"split date {split_date!r} is not a date (expected YYYY-MM-DD)") from (
+            error
+        )
+    before = frame["date"].to_numpy() < cut.to_datetime64()
+    train = frame.loc[before]
+    after = frame.loc[~before & frame["customer"].isin(train["customer"].unique()).to_numpy()]
+    first = after.groupby("customer", sort=False)["date"].transform("min")
+    test = after.loc[after["date"].to_numpy() == first.to_numpy()]
+    if train.empty or test.empty:
+        raise InputError(
+            f"split date {cut.date()}: needs purchases before it and a later basket of the same "
+            f"customers (the log runs {frame['date'].min().date()} to {frame['date'].max().date()})"
+        )
+    return TemporalSplit(train=train, test=test)
+
+
 def holdout_entries(
     matrix: sp.csr_matrix, *, fraction: float = 0.2, seed: int = 0
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -231,8 +268,12 @@ def evaluate_ranking(
     *,
     k: int = 10,
     exclude_bought: bool = False,
+    per_customer: bool = False,
 ) -> dict[str, float]:
     """Ranking metrics of a fitted ``model`` against held-out feedback ``test``.
+
+    ``per_customer`` adds ``"ndcg_rows"`` (the evaluated rows) and ``"ndcg_values"``
+    (each one's NDCG@k), for paired comparisons of models.
 
     :param model: fitted on the training interactions; ``test`` has the same rows and
         columns (customers and products).
@@ -264,6 +305,7 @@ def evaluate_ranking(
         )
     totals = dict.fromkeys(("precision", "recall", "ndcg", "ap"), 0.0)
     shown = np.zeros(train.shape[1], dtype=bool)
+    ndcg_values = np.empty(len(rows))
     for batch in batches(len(rows), train.shape[1]):
         batch_rows = rows[batch]
         products, _ = model.recommend_rows(batch_rows, k, exclude_bought=exclude_bought)
@@ -275,8 +317,12 @@ def evaluate_ranking(
         )
         for name, values in ranking_metrics(hits, n_relevant[batch_rows]).items():
             totals[name] += float(values.sum())
+            if name == "ndcg":
+                ndcg_values[batch] = values
         shown[products[filled]] = True
+    extra = {"ndcg_rows": rows, "ndcg_values": ndcg_values} if per_customer else {}
     return {
+        **extra,
         "precision": totals["precision"] / len(rows),
         "recall": totals["recall"] / len(rows),
         "ndcg": totals["ndcg"] / len(rows),
@@ -295,14 +341,20 @@ def split_interactions(
     weighting: Weighting = "log",
     alpha: float = DEFAULT_ALPHA,
     epsilon: float = DEFAULT_EPSILON,
+    split_date: object | None = None,
 ) -> tuple[Interactions, sp.csr_matrix]:
     """Training interactions and the held-out purchase matrix, on the same labels.
 
     Rows and columns are all the log's customers and products, so a product first
-    bought in the held-out days is a column (with no training feedback).
+    bought in the held-out days is a column (with no training feedback). With a
+    ``split_date``, the next-basket protocol (:func:`next_basket_split`) replaces the
+    last-days holdout.
     """
     everything = interactions_from_log(log, weighting="none")
-    split = temporal_split(log, holdout_days=holdout_days, holdout_fraction=holdout_fraction)
+    if split_date is not None:
+        split = next_basket_split(log, split_date)
+    else:
+        split = temporal_split(log, holdout_days=holdout_days, holdout_fraction=holdout_fraction)
     labels = {"customers": everything.customers, "products": everything.products}
     train = interactions_from_log(
         split.train, measure=measure, weighting=weighting, alpha=alpha, epsilon=epsilon, **labels
@@ -326,8 +378,12 @@ def evaluate_models(
     weighting: Weighting = "log",
     alpha: float = DEFAULT_ALPHA,
     epsilon: float = DEFAULT_EPSILON,
+    split_date: object | None = None,
 ) -> pd.DataFrame:
-    """Evaluate ``models`` beside the popularity baseline; one row per model, baseline first.
+    """Evaluate ``models`` beside the baselines; one row per model, baselines first.
+
+    ``split_date`` switches to the next-basket protocol (:func:`next_basket_split`):
+    train before the date, test each customer's next basket.
 
     A transaction log (or its frame) is evaluated for ranking: :func:`temporal_split`
     (``holdout_days`` / ``holdout_fraction``), interactions from the training part
@@ -353,14 +409,21 @@ def evaluate_models(
     chosen = dict(models) if models is not None else default_models(seed=seed)
     train, test = split_interactions(
         data, holdout_days=holdout_days, holdout_fraction=holdout_fraction, measure=measure,
-        weighting=weighting, alpha=alpha, epsilon=epsilon,
+        weighting=weighting, alpha=alpha, epsilon=epsilon, split_date=split_date,
     )  # fmt: skip
-    rows = {}
-    for name, model in _with_baseline(chosen).items():
+    rows: dict[str, dict[str, float]] = {}
+    per_customer: dict[str, np.ndarray] = {}
+    dated = train.history is not None
+    for name, model in _with_baseline(chosen, repeat=dated).items():
         started = time.perf_counter()
         fitted = clone(model).fit(train)
         fitted_at = time.perf_counter()
-        scores = evaluate_ranking(fitted, test, k=k, exclude_bought=exclude_bought)
+        scores = evaluate_ranking(
+            fitted, test, k=k, exclude_bought=exclude_bought, per_customer=True
+        )
+        per_customer[name] = scores.pop("ndcg_values")
+        scores.pop("ndcg_rows")
+        scores["ndcg_new"] = _new_product_ndcg(fitted, test, k) if not exclude_bought else np.nan
         rows[name] = {
             **scores,
             "fit_seconds": fitted_at - started,
@@ -369,14 +432,63 @@ def evaluate_models(
     table = pd.DataFrame.from_dict(rows, orient="index")
     baseline_ndcg = table.loc[BASELINE, "ndcg"]
     table["ndcg_lift"] = table["ndcg"] / baseline_ndcg - 1.0 if baseline_ndcg > 0 else np.nan
+    for column in ("ndcg_lift_repeat", "lift_repeat_low", "lift_repeat_high"):
+        table[column] = np.nan
+    if dated:
+        reference = per_customer[REPEAT_BASELINE]
+        for name, values in per_customer.items():
+            lift, low, high = bootstrap_lift(values, reference, seed=seed)
+            table.loc[name, ["ndcg_lift_repeat", "lift_repeat_low", "lift_repeat_high"]] = (
+                lift, low, high,
+            )  # fmt: skip
     table.index.name = "model"
     return table.loc[:, list(RANKING_COLUMNS)]
 
 
-def _with_baseline(models: Mapping[str, Recommender]) -> dict[str, Recommender]:
-    """``models`` with the popularity baseline first (added when missing)."""
-    baseline = models.get(BASELINE, PopularityRecommender())
-    return {BASELINE: baseline, **{n: m for n, m in models.items() if n != BASELINE}}
+def _new_product_ndcg(model: Recommender, test: sp.csr_matrix, k: int) -> float:
+    """NDCG@k of new-product lists (bought products excluded) against the new products held out;
+    NaN when no customer bought a new product."""
+    try:
+        return evaluate_ranking(model, test, k=k, exclude_bought=True)["ndcg"]
+    except InputError:
+        return float("nan")
+
+
+def bootstrap_lift(
+    values: np.ndarray,
+    reference: np.ndarray,
+    *,
+    draws: int = BOOTSTRAP_DRAWS,
+    level: float = CI_LEVEL,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Relative lift ``mean(values) / mean(reference) - 1`` and its percentile bootstrap CI.
+
+    ``values`` and ``reference`` are paired per customer (same evaluated customers, same
+    order); customers are resampled with replacement ``draws`` times (seeded) and the
+    lift recomputed on each resample; the interval is the ``(1 - level) / 2`` and
+    ``(1 + level) / 2`` quantiles. Returns ``(lift, low, high)``; NaN when the reference
+    mean is 0.
+    """
+    values, reference = np.asarray(values, float), np.asarray(reference, float)
+    if reference.mean() <= 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(values), size=(draws, len(values)))
+    ratios = values[picks].mean(axis=1) / np.maximum(reference[picks].mean(axis=1), 1e-300)
+    low, high = np.quantile(ratios - 1.0, [(1 - level) / 2, (1 + level) / 2])
+    return float(values.mean() / reference.mean() - 1.0), float(low), float(high)
+
+
+def _with_baseline(
+    models: Mapping[str, Recommender], *, repeat: bool = False
+) -> dict[str, Recommender]:
+    """``models`` with the popularity baseline first (added when missing), then the repeat
+    baseline when ``repeat`` (dated purchases)."""
+    first = {BASELINE: models.get(BASELINE, PopularityRecommender())}
+    if repeat:
+        first[REPEAT_BASELINE] = models.get(REPEAT_BASELINE, RepeatRecommender())
+    return {**first, **{n: m for n, m in models.items() if n not in first}}
 
 
 # --------------------------------------------------------------------------- ratings

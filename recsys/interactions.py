@@ -26,7 +26,7 @@ and columns.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -62,12 +62,18 @@ class Interactions:
         Product id of each column.
     explicit : bool
         True for ratings, False for implicit purchase feedback.
+    history : pd.DataFrame or None
+        Implicit feedback from a dated log: one row per (customer, product, basket) with
+        int columns ``row``, ``column`` and ``age``, the basket's position counted back
+        from the customer's last basket (0 = last). A basket is a customer's purchase
+        day. None for ratings. The repeat-aware models read it.
     """
 
     matrix: sp.csr_matrix
     customers: pd.Index
     products: pd.Index
     explicit: bool = False
+    history: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.matrix.shape != (len(self.customers), len(self.products)):
@@ -103,7 +109,10 @@ class Interactions:
         return positions.astype(np.int64)
 
     def with_matrix(self, matrix: sp.spmatrix) -> Interactions:
-        """The same labels around another matrix of the same shape (e.g. a training split)."""
+        """The same labels around another matrix of the same shape (e.g. a training split).
+
+        The basket history no longer matches the new matrix and is dropped.
+        """
         return Interactions(_canonical(matrix), self.customers, self.products, self.explicit)
 
 
@@ -183,7 +192,22 @@ def interactions_from_log(
     strength.sum_duplicates()
     strength.eliminate_zeros()  # spend 0 (free items) is no evidence of taste
     strength.data = confidence(strength.data, weighting, alpha, epsilon)
-    return Interactions(_canonical(strength), customers, products, explicit=False)
+    history = basket_history(rows, columns, bought["date"]) if "date" in bought else None
+    return Interactions(_canonical(strength), customers, products, False, history)
+
+
+def basket_history(rows: np.ndarray, columns: np.ndarray, dates: pd.Series) -> pd.DataFrame:
+    """Distinct (row, column, age) triples; ``age`` = baskets after this one (0 = last).
+
+    A basket is a customer's purchase day: ``age`` is the dense rank of the day counted
+    back from the customer's last purchase day.
+    """
+    day = pd.to_datetime(dates).to_numpy().astype("datetime64[D]").astype(np.int64)
+    lines = pd.DataFrame({"row": rows.astype(np.int64), "column": columns.astype(np.int64),
+                          "day": day})  # fmt: skip
+    age = lines.groupby("row")["day"].rank(method="dense", ascending=False).to_numpy() - 1
+    lines["age"] = age.astype(np.int64)
+    return lines.drop(columns="day").drop_duplicates(["row", "column", "age"], ignore_index=True)
 
 
 def interactions_from_ratings(

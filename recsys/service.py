@@ -17,7 +17,7 @@ import pandas as pd
 
 from recsys.evaluation import evaluate_models
 from recsys.interactions import Interactions, interactions_from_log, interactions_from_ratings
-from recsys.models import BASELINE, Recommender, default_models, make_model
+from recsys.models import BASELINE, REPEAT_BASELINE, Recommender, default_models, make_model
 from recsys.models.base import check_k
 from recsys.rules import cross_sell_rules
 from sim.logs.atomic import write_atomically, write_parquet
@@ -136,6 +136,7 @@ def evaluate_log(
     holdout_days: int = 1,
     exclude_bought: bool = False,
     n_splits: int = 5,
+    split_date: str | None = None,
 ) -> Evaluation:
     """Evaluate the chosen models beside the popularity baseline (first row).
 
@@ -149,7 +150,7 @@ def evaluate_log(
     )
     table = evaluate_models(
         data, models, k=k, holdout_days=holdout_days, exclude_bought=exclude_bought,
-        n_splits=n_splits, seed=seed,
+        n_splits=n_splits, seed=seed, split_date=split_date,
     )  # fmt: skip
     rows = [{"model": name, **_plain_row(row)} for name, row in table.iterrows()]
     if explicit:
@@ -158,8 +159,29 @@ def evaluate_log(
     held_out = "last purchase day" if holdout_days == 1 else f"last {holdout_days} purchase days"
     relevant = "products new to the customer" if exclude_bought else "every product bought in them"
     protocol = f"each customer's {held_out} held out; relevant: {relevant}; k = {k}"
+    if split_date is not None:
+        protocol = f"next basket after {split_date}; relevant: {relevant}; k = {k}"
     settings = {"k": k, "holdout_days": holdout_days, "exclude_bought": exclude_bought}
-    return Evaluation("ranking", protocol, rows, {**settings, "baseline": BASELINE, "seed": seed})
+    best = best_model(table)
+    ci = "; ".join(
+        f"NDCG lift vs {name} {_lift_text(table, best, name)}"
+        for name in (BASELINE, REPEAT_BASELINE) if name in table.index
+    )  # fmt: skip
+    settings |= {"baseline": BASELINE, "seed": seed, "best": best, "ci": ci}
+    return Evaluation("ranking", protocol, rows, settings)
+
+
+def best_model(table: pd.DataFrame) -> str:
+    """The model with the highest NDCG in an :func:`evaluate_models` table (first on ties)."""
+    return str(table["ndcg"].astype(float).idxmax())
+
+
+def _lift_text(table: pd.DataFrame, best: str, reference: str) -> str:
+    lift = table.loc[best, "ndcg"] / table.loc[reference, "ndcg"] - 1.0
+    if reference != REPEAT_BASELINE or np.isnan(table.loc[best, "lift_repeat_low"]):
+        return f"{lift:+.1%}"
+    low, high = table.loc[best, ["lift_repeat_low", "lift_repeat_high"]]
+    return f"{lift:+.1%} (95% bootstrap CI over customers {low:+.1%} to {high:+.1%})"
 
 
 def default_model_for(data: Feedback) -> str:

@@ -216,6 +216,40 @@ def _recsys_figures(data: dict[str, Any]) -> list[Figure]:
     ]  # fmt: skip
 
 
+def _measure_realdata_recsys(quick: bool, out: Path) -> dict[str, Any]:
+    from experiments.bench.profile import run_on_one_core
+
+    arguments = ["--realdata", *(["--quick"] if quick else [])]
+    output = run_on_one_core(f"from experiments.bench.recsys import main; main({arguments!r})")
+    return {"recsys": json.loads(output)}
+
+
+def _realdata_recsys_figures(data: dict[str, Any]) -> list[Figure]:
+    """Recommender rows of the realdata group: every model on The Complete Journey."""
+    real = data["recsys"]
+    k, rows, figures = real["k"], real["models"], []
+    where = f"Complete Journey, {real['customers']:,} households x {real['products']:,} products"
+    for name, row in rows.items():
+        lifts = f"{row['ndcg_lift']:+.0%} vs popularity"
+        if row.get("ndcg_lift_repeat") is not None:
+            lifts += (f", {row['ndcg_lift_repeat']:+.1%} vs repeat (95% CI "
+                      f"{row['lift_repeat_low']:+.1%} to {row['lift_repeat_high']:+.1%})")
+        figures.append(Figure(
+            "realdata", f"recommender {name}: NDCG@{k} / P@{k}, {where}, last day held out",
+            f"{row['ndcg']:.3f} / {row['precision']:.3f}; {lifts}; {row['seconds']:.0f} s",
+            f"popularity and repeat, same split; run peak {real['peak_rss_gb']:.1f} GB",
+            "< 60 s, < 3 GB", row["seconds"] < 60 and real["peak_rss_gb"] < 3,
+        ))  # fmt: skip
+    best = max(rows, key=lambda name: rows[name]["ndcg"])
+    ratio = rows[best]["ndcg"] / rows["repeat"]["ndcg"]
+    figures.append(Figure(
+        "realdata", f"recommender best ({best}) vs repeat baseline, NDCG@{k}, {where}",
+        f"{ratio:.3f}x (CI low {rows[best]['lift_repeat_low']:+.1%})", "repeat, same split",
+        ">= 1.10x, CI above 0", ratio >= 1.10 and rows[best]["lift_repeat_low"] > 0,
+    ))  # fmt: skip
+    return figures
+
+
 def _measure_elasticity(quick: bool, out: Path) -> dict[str, Any]:
     from experiments.bench.demand import COVERAGE_SIZE, coverage_study, rfm_round_trip
 
@@ -475,6 +509,8 @@ GROUPS: dict[str, Group] = {
               _measure_fit, _fit_figures),
         Group("recsys", "ALS vs popularity (promosim bench recsys), ~2 min",
               _measure_recsys, _recsys_figures),
+        Group("realdata", "recommenders on The Complete Journey (experiments.bench.recsys "
+              "realdata_table), ~8 min", _measure_realdata_recsys, _realdata_recsys_figures),
         Group("elasticity", "CI coverage over 100 synthetic markets and the RFM round trip "
               "(experiments.bench.demand), ~10 min", _measure_elasticity, _elasticity_figures),
         Group("reference-policies", "list price, best fixed and DP (promosim simulate), ~1 min",

@@ -5,7 +5,11 @@
 - ``user_knn``: :class:`UserKNNRecommender`, Pearson, mean-centred (predicts ratings);
 - ``als``: :class:`ALSRecommender`, implicit matrix factorisation (purchases only);
 - ``content``: :class:`ContentRecommender`, product attributes (needs a product table);
-- ``hybrid``: :class:`HybridRecommender`, rank blend of als + user_knn (+ content).
+- ``hybrid``: :class:`HybridRecommender`, rank blend of als + user_knn (+ content);
+- ``repeat``: :class:`RepeatRecommender`, each customer's own most frequent products
+  (the second baseline: strong on real baskets);
+- ``tifu_knn``: :class:`TifuKNNRecommender`, time-decayed repeat frequencies blended
+  with the nearest customers' (tuned on the training history).
 """
 
 from __future__ import annotations
@@ -18,13 +22,18 @@ from recsys.models.content import ContentRecommender
 from recsys.models.hybrid import HybridRecommender
 from recsys.models.item_knn import ItemKNNRecommender
 from recsys.models.popularity import PopularityRecommender
+from recsys.models.repeat import RepeatRecommender, TifuKNNRecommender
 from recsys.models.user_knn import UserKNNRecommender
 from sim.logs.errors import InputError, did_you_mean
 
 #: Model names, the baseline first.
-MODEL_NAMES: tuple[str, ...] = ("popularity", "item_knn", "user_knn", "als", "content", "hybrid")
+MODEL_NAMES: tuple[str, ...] = (
+    "popularity", "repeat", "item_knn", "user_knn", "als", "content", "hybrid", "tifu_knn",
+)  # fmt: skip
 
 BASELINE = "popularity"
+#: The second baseline on dated purchases: each customer's own most frequent products.
+REPEAT_BASELINE = "repeat"
 
 
 def make_model(
@@ -38,6 +47,10 @@ def make_model(
     """
     if name == "popularity":
         return PopularityRecommender()
+    if name == "repeat":
+        return RepeatRecommender()
+    if name == "tifu_knn":
+        return TifuKNNRecommender(random_state=seed)
     if name == "item_knn":
         return ItemKNNRecommender()
     if name == "user_knn":
@@ -89,7 +102,10 @@ __all__ = [
     "ItemKNNRecommender",
     "MODEL_NAMES",
     "PopularityRecommender",
+    "REPEAT_BASELINE",
     "Recommender",
+    "RepeatRecommender",
+    "TifuKNNRecommender",
     "UserKNNRecommender",
     "default_models",
     "make_model",

@@ -118,3 +118,17 @@ def test_agent_training_runs_are_saved_as_they_finish_and_not_trained_again(
     again = agent_figures.train_all(jobs, 1, tmp_path)
     assert trained == [0, 1, 1]
     assert again == first
+
+
+def test_realdata_recsys_rows_flag_the_targets() -> None:
+    def row(ndcg: float, seconds: float, lift: float | None) -> dict:
+        return {"ndcg": ndcg, "precision": 0.1, "ndcg_lift": ndcg / 0.07 - 1, "seconds": seconds,
+                "ndcg_lift_repeat": lift, "lift_repeat_low": None if lift is None else lift - 0.02,
+                "lift_repeat_high": None if lift is None else lift + 0.02}  # fmt: skip
+
+    data = {"recsys": {"k": 10, "customers": 2469, "products": 68000, "peak_rss_gb": 1.4,
+                       "models": {"popularity": row(0.07, 8, -0.6), "repeat": row(0.18, 9, 0.0),
+                                  "tifu_knn": row(0.2, 70, 0.11)}}}  # fmt: skip
+    figures = bench_all.GROUPS["realdata"].figures(data)
+    assert [figure.met for figure in figures] == [True, True, False, True]
+    assert "1.111x" in figures[-1].measured

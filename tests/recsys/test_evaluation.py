@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from recsys.evaluation import (
     RANKING_COLUMNS,
     RATING_COLUMNS,
+    bootstrap_lift,
     evaluate_models,
     evaluate_ranking,
     holdout_entries,
@@ -90,11 +91,15 @@ def test_evaluate_ranking_on_a_hand_made_split() -> None:
     assert evaluate_ranking(model, test, k=1, exclude_bought=True)["ndcg"] == pytest.approx(1.0)
 
 
-def test_evaluate_models_puts_the_baseline_first(small_log) -> None:
+def test_evaluate_models_puts_the_baselines_first(small_log) -> None:
     table = evaluate_models(small_log, {"als": ALSRecommender(factors=8)}, k=5)
-    assert list(table.index) == ["popularity", "als"]
+    assert list(table.index) == ["popularity", "repeat", "als"]
     assert list(table.columns) == list(RANKING_COLUMNS)
     assert table.loc["popularity", "ndcg_lift"] == pytest.approx(0.0)
+    assert table.loc["repeat", "ndcg_lift_repeat"] == pytest.approx(0.0)
+    lift = table.loc["als", "ndcg"] / table.loc["repeat", "ndcg"] - 1
+    assert table.loc["als", "ndcg_lift_repeat"] == pytest.approx(lift)
+    assert table.loc["als", "lift_repeat_low"] <= lift <= table.loc["als", "lift_repeat_high"]
     assert table[["precision", "recall", "ndcg", "map", "coverage"]].stack().between(0, 1).all()
 
 
@@ -141,3 +146,33 @@ def test_nothing_to_evaluate_is_an_input_error(make_log) -> None:
     log = make_log([("C1", "2024-01-01", "a", 1), ("C2", "2024-01-01", "b", 1)])
     with pytest.raises(InputError, match="nothing to evaluate"):
         evaluate_models(log, {})
+
+
+def test_bootstrap_lift_covers_the_true_ratio_at_its_level() -> None:
+    # Paired customers: reference ~ U(0, 1), values = 1.2 x reference + noise, so the
+    # population lift is +20 %. Over 200 seeded samples of 300 customers the 95 %
+    # interval must cover it in 0.95 +- 3 binomial sd (sd = sqrt(.95 .05 / 200) = 1.5 %).
+    rng = np.random.default_rng(0)
+    covered = 0
+    for trial in range(200):
+        reference = rng.random(300)
+        values = 1.2 * reference + rng.normal(0, 0.2, 300)
+        _, low, high = bootstrap_lift(values, reference, draws=500, seed=trial)
+        covered += low <= 0.2 <= high
+    assert 0.95 - 3 * 0.0154 <= covered / 200 <= 0.95 + 3 * 0.0154
+
+
+def test_next_basket_split_tests_each_customers_first_basket_after_the_date(make_log) -> None:
+    from recsys.evaluation import next_basket_split
+
+    log = make_log([("a", "2024-01-01", "p1", 1), ("a", "2024-01-05", "p2", 1),
+                    ("a", "2024-01-07", "p3", 1), ("b", "2024-01-06", "p1", 1),
+                    ("c", "2024-01-02", "p2", 1)])  # fmt: skip
+    split = next_basket_split(log, "2024-01-04")
+    assert sorted(split.train["product"] + split.train["customer"]) == ["p1a", "p2c"]
+    # a's next basket is 01-05 (p2); b has no history; c has no later basket.
+    assert split.test[["customer", "product"]].values.tolist() == [["a", "p2"]]
+    with pytest.raises(InputError, match="split date 2030-01-01"):
+        next_basket_split(log, "2030-01-01")
+    with pytest.raises(InputError, match="is not a date"):
+        next_basket_split(log, "soon")

@@ -18,6 +18,8 @@ from recsys.models import (
     HybridRecommender,
     ItemKNNRecommender,
     PopularityRecommender,
+    RepeatRecommender,
+    TifuKNNRecommender,
     UserKNNRecommender,
     make_model,
 )
@@ -256,7 +258,10 @@ def test_top_k_breaks_ties_by_product_index_even_at_the_cut() -> None:
     assert positions.tolist() == [[0, -1, -1]]  # -inf and NaN are never recommended
 
 
-@pytest.mark.parametrize("name", [name for name in MODEL_NAMES if name != "content"])
+DATED = ("repeat", "tifu_knn")
+
+
+@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if n != "content" and n not in DATED])
 def test_unknown_customer_is_an_input_error_naming_them(name: str) -> None:
     model = make_model(name).fit(BASKETS)
     with pytest.raises(InputError, match="unknown customer 'Zed'") as raised:
@@ -287,3 +292,82 @@ def test_recommend_all_is_long_form_and_excludes_bought_products(make_log) -> No
     # Against make_log's real ids too: the model works from a transaction log.
     log = make_log([("x", "2024-01-01", "a", 1.0), ("y", "2024-01-01", "b", 1.0)])
     assert len(PopularityRecommender().fit(interactions_from_log(log)).recommend("x", 5)) == 1
+
+
+def dated_log(make_log, rows: list[tuple[str, str, str]]) -> Interactions:
+    """Interactions with a basket history from ``(customer, day, product)`` lines."""
+    return interactions_from_log(make_log([(c, d, p, 1.0) for c, d, p in rows]))
+
+
+@pytest.mark.parametrize("name", DATED)
+def test_dated_models_refuse_undated_feedback_in_one_line(name: str) -> None:
+    with pytest.raises(InputError, match="needs dated purchases") as raised:
+        make_model(name).fit(BASKETS)
+    assert "\n" not in str(raised.value)
+
+
+def test_repeat_ranks_own_basket_counts_then_popularity(make_log) -> None:
+    # a: p1 in 3 baskets, p2 in 1; b buys p3 and p2: p2 has 2 buyers, p3 1, p4 0.
+    lines = [("a", "2024-01-01", "p1"), ("a", "2024-01-02", "p1"), ("a", "2024-01-03", "p1"),
+             ("a", "2024-01-03", "p2"), ("b", "2024-01-01", "p3"), ("b", "2024-01-02", "p2"),
+             ("b", "2024-01-02", "p4")]  # fmt: skip
+    model = RepeatRecommender().fit(dated_log(make_log, lines))
+    listed = model.recommend("a", k=4, exclude_bought=False)["product"].tolist()
+    assert listed == ["p1", "p2", "p3", "p4"]  # p3 and p4 both 1 buyer: index order
+    scores = model.score(["a"])[0]
+    assert scores[0] == pytest.approx(3.0, abs=1e-6)
+
+
+def test_repeat_decay_prefers_the_recent_product(make_log) -> None:
+    # p1 in a's first two baskets, p2 in the last one: counts 2 vs 1, decayed
+    # 0.5^2 + 0.5^1 = 0.75 vs 1, so decay 0.5 puts p2 first.
+    lines = [("a", "2024-01-01", "p1"), ("a", "2024-01-02", "p1"), ("a", "2024-01-03", "p2")]
+    interactions = dated_log(make_log, lines)
+    assert RepeatRecommender().fit(interactions).recommend("a", 1, exclude_bought=False)[
+        "product"
+    ].tolist() == ["p1"]
+    decayed = RepeatRecommender(decay=0.5).fit(interactions)
+    assert decayed.recommend("a", 1, exclude_bought=False)["product"].tolist() == ["p2"]
+    assert decayed.score(["a"])[0][:2] == pytest.approx([0.75, 1.0], abs=1e-6)
+
+
+def test_tifu_blends_own_vector_with_the_nearest_customers(make_log) -> None:
+    # a and b share p1 (cosine > 0); c shares nothing with a. With 1 neighbour, a's
+    # score for b's p2 is (1 - alpha) * p_b,p2 and for c's p9 (nearly) 0.
+    lines = [("a", "2024-01-01", "p1"), ("b", "2024-01-01", "p1"), ("b", "2024-01-01", "p2"),
+             ("c", "2024-01-01", "p9")]  # fmt: skip
+    model = TifuKNNRecommender(decay=0.9, alpha=0.6, neighbours=1).fit(
+        dated_log(make_log, lines)
+    )
+    scores = dict(zip(model.interactions_.products, model.score(["a"])[0], strict=True))
+    assert scores["p1"] == pytest.approx(0.6 + 0.4, abs=1e-5)
+    assert scores["p2"] == pytest.approx(0.4, abs=1e-5)
+    assert scores["p9"] < 1e-5
+    assert model.neighbours_.getnnz(axis=1).max() <= 1
+
+
+def test_tifu_tunes_on_the_training_history_only(small_log) -> None:
+    interactions = interactions_from_log(small_log)
+    model = TifuKNNRecommender(neighbours=20).fit(interactions)
+    grid = len(TifuKNNRecommender.DECAYS) * len(TifuKNNRecommender.ALPHAS)
+    assert len(model.validation_) == grid
+    assert model.validation_[f"{model.decay_:g}, {model.alpha_:g}"] == max(
+        model.validation_.values()
+    )
+
+
+def test_sparse_item_knn_matches_the_dense_cosine_top_k() -> None:
+    rng = np.random.default_rng(3)
+    matrix = sp.random(60, 25, density=0.2, format="csr", random_state=rng)
+    interactions = Interactions(
+        matrix, pd.Index([f"c{i}" for i in range(60)]), pd.Index([f"p{j}" for j in range(25)])
+    )
+    model = ItemKNNRecommender(neighbours=4).fit(interactions)
+    dense = matrix.toarray()
+    norms = np.linalg.norm(dense, axis=0)
+    cosine = dense.T @ dense / np.outer(norms, norms)
+    np.fill_diagonal(cosine, 0.0)
+    for item in range(25):
+        kept = model.similarity_[:, item].toarray().ravel()
+        best = np.sort(cosine[item][cosine[item] > 0])[::-1][:4]
+        assert np.sort(kept[kept > 0])[::-1] == pytest.approx(best, rel=1e-5)

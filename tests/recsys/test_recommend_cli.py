@@ -30,15 +30,18 @@ def test_evaluate_json_lists_the_baseline_first(log_csv) -> None:
     assert evaluation["kind"] == "ranking"
     assert evaluation["k"] == 5
     names = [row["model"] for row in evaluation["models"]]
-    assert names == ["popularity", "item_knn", "user_knn", "als", "hybrid"]
+    assert names == ["popularity", "repeat", "item_knn", "user_knn", "als", "hybrid", "tifu_knn"]
+    best = max(evaluation["models"], key=lambda row: row["ndcg"])["model"]
+    assert evaluation["best"] == best
     assert all(0 <= row["ndcg"] <= 1 for row in evaluation["models"])
 
 
 def test_evaluate_prints_one_table(log_csv) -> None:
     result = invoke("recommend", log_csv, "--evaluate", "--model", "als", "--k", 5)
     assert result.exit_code == 0, result.output
-    assert "NDCG@5" in result.stdout
-    assert result.stdout.index("popularity") < result.stdout.index("als")
+    assert "NDCG@5" in result.stdout and "vs repeat" in result.stdout
+    assert result.stdout.index("popularity") < result.stdout.index("repeat")
+    assert "best by NDCG" in result.stdout
 
 
 def test_out_writes_top_k_per_customer(log_csv, tmp_path) -> None:
@@ -137,7 +140,7 @@ def test_a_product_table_adds_the_content_model(log_csv, small_spec, tmp_path) -
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     names = [row["model"] for row in json.loads(result.stdout)["evaluation"]["models"]]
-    assert names == ["popularity", "content", "hybrid"]
+    assert names == ["popularity", "repeat", "content", "hybrid"]
     out = tmp_path / "content.parquet"
     assert (
         invoke(

@@ -113,3 +113,16 @@ def test_profile_with_taste_writes_affinity(small_log, tmp_path) -> None:
     assert affinity.shape[1] == small_log.frame["product"].nunique()
     np.testing.assert_allclose(affinity.max(axis=1), 1.0)
     pd.testing.assert_frame_equal(affinity, result.affinity, check_names=False)
+
+
+def test_affinities_come_from_the_best_evaluated_model(small_log) -> None:
+    from recsys.evaluation import evaluate_models
+    from recsys.models import make_model
+    from recsys.taste import AFFINITY_CANDIDATES, choose_affinity_model
+
+    name, sentence = choose_affinity_model(small_log, seed=0)
+    table = evaluate_models(small_log, {n: make_model(n) for n in AFFINITY_CANDIDATES})
+    assert name == table.loc[list(AFFINITY_CANDIDATES), "ndcg"].idxmax()
+    assert sentence.startswith(f"affinities from {name}:")
+    result = profile_with_taste(small_log, k=3, seed=0, factors=4)
+    assert result.affinity_model == name and result.choice == sentence
