@@ -24,7 +24,9 @@ from rich.progress import Progress
 from rich.table import Table
 from typer.core import TyperGroup
 
+from cli_options import reads_logs
 from sim.logs.errors import EXIT_BAD_INPUT, InputError
+from sim.logs.options import ReadOptions
 
 app = typer.Typer(
     name="promosim",
@@ -67,40 +69,12 @@ def emit_json(payload: Any) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 
 
-# --- options shared by every command that reads a transaction log ----------------------
+# --- options shared by many commands (the log reader's are in cli_options.py) ----------
 
-CustomerCol = Annotated[
-    str | None, typer.Option("--customer-col", help="Column with the customer id (auto-detected).")
-]
-DateCol = Annotated[
-    str | None,
-    typer.Option("--date-col", help="Column with the date or timestamp (auto-detected)."),
-]
-QuantityCol = Annotated[
-    str | None, typer.Option("--quantity-col", help="Column with units bought (auto-detected).")
-]
-PriceCol = Annotated[
-    str | None, typer.Option("--price-col", help="Column with the unit price paid.")
-]
-AmountCol = Annotated[
-    str | None, typer.Option("--amount-col", help="Column with the line amount (if no unit price).")
-]
-ProductCol = Annotated[
-    str | None, typer.Option("--product-col", help="Column with the product id (optional).")
-]
-PromoCol = Annotated[
-    str | None, typer.Option("--promo-col", help="Column with a promotion flag (optional).")
-]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 Seed = Annotated[
     int, typer.Option("--seed", min=0, help="Random seed; the same seed gives the same result.")
 ]
-
-
-def _column_mapping(**columns: str | None) -> Any:
-    from sim.logs.data import ColumnMapping
-
-    return ColumnMapping(**columns)
 
 
 def _parse_day(value: str | None, option: str) -> datetime | None:
@@ -161,6 +135,7 @@ def synth(
 
 @app.command()
 @reports_input_errors
+@reads_logs
 def profile(
     log: Annotated[
         Path, typer.Argument(help="Transaction log: CSV, TSV, whitespace text or Parquet.")
@@ -185,38 +160,42 @@ def profile(
             "write affinity.parquet (segment x product).",
         ),
     ] = False,
+    frequency: Annotated[
+        str,
+        typer.Option(
+            "--frequency",
+            help="What RFM frequency counts: days (distinct purchase days) or orders "
+            "(distinct order ids; needs an order column).",
+        ),
+    ] = "days",
     seed: Seed = 0,
     as_json: JsonFlag = False,
-    customer_col: CustomerCol = None,
-    date_col: DateCol = None,
-    quantity_col: QuantityCol = None,
-    price_col: PriceCol = None,
-    amount_col: AmountCol = None,
-    product_col: ProductCol = None,
-    promo_col: PromoCol = None,
+    reading: ReadOptions | None = None,
 ) -> None:
     """Score customers by recency, frequency and monetary value, and cluster them into segments."""
     from sim.logs.data import read_transaction_log
     from sim.profiles.segments import build_profile, profile_summary, write_profile
 
-    columns = _column_mapping(
-        customer=customer_col, date=date_col, quantity=quantity_col, price=price_col,
-        amount=amount_col, product=product_col, promo=promo_col,
-    )  # fmt: skip
     reference_day = _parse_day(as_of, "--as-of")
     with stderr.status(f"reading {log} ..."):
-        transactions = read_transaction_log(log, columns)
+        transactions = read_transaction_log(log, reading)
     with stderr.status(f"profiling {transactions.n_rows:,} lines ..."):
         if cf:
             from recsys.taste import profile_with_taste, write_taste_profile
 
-            tasted = profile_with_taste(transactions, as_of=reference_day, k=k, seed=seed)
+            tasted = profile_with_taste(
+                transactions, as_of=reference_day, k=k, seed=seed, frequency=frequency
+            )
             result, written = tasted.profile, write_taste_profile(tasted, out)
             stderr.print(tasted.choice)
         else:
-            result = build_profile(transactions, as_of=reference_day, k=k, seed=seed)
+            result = build_profile(
+                transactions, as_of=reference_day, k=k, seed=seed, frequency=frequency
+            )
             written = write_profile(result, out)
-    summary = profile_summary(result)
+    summary = {**profile_summary(result), "frequency_unit": frequency,
+               "reading": transactions.reading.as_dict()}  # fmt: skip
+    _report_reading(transactions.reading)
     if as_json:
         emit_json(summary)
         return
@@ -224,13 +203,22 @@ def profile(
     stdout.print("wrote " + ", ".join(str(path) for path in written))
 
 
+def _report_reading(report: Any) -> None:
+    """How the log was read (encoding, delimiter, dates, what was dropped), and its warnings,
+    on stderr once the command has done its work."""
+    stderr.print(report.describe(), markup=False, highlight=False, soft_wrap=True)
+    for line in report.warnings:
+        _warn(line)
+
+
 def render_profile(summary: dict[str, Any]) -> None:
     """The segment table a strategist reads: size, RFM means and share of spend per cluster."""
     title = f"{summary['customers']:,} customers in {summary['k']} segments"
     table = Table(
         title=f"{title} (as of {summary['as_of']})",
-        caption="recency: days since last purchase; freq: purchase days; spend/day: mean spend "
-        "per purchase day; of spend: share of all spend",
+        caption="recency: days since last purchase; freq: purchase "
+        f"{summary.get('frequency_unit', 'days')}; spend/day: mean spend per purchase "
+        f"{summary.get('frequency_unit', 'days').rstrip('s')}; of spend: share of all spend",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
@@ -276,6 +264,7 @@ def demo(
 
 @app.command()
 @reports_input_errors
+@reads_logs
 def recommend(
     log: Annotated[
         Path,
@@ -331,13 +320,7 @@ def recommend(
     ] = None,
     seed: Seed = 0,
     as_json: JsonFlag = False,
-    customer_col: CustomerCol = None,
-    date_col: DateCol = None,
-    quantity_col: QuantityCol = None,
-    price_col: PriceCol = None,
-    amount_col: AmountCol = None,
-    product_col: ProductCol = None,
-    promo_col: PromoCol = None,
+    reading: ReadOptions | None = None,
 ) -> None:
     """Recommend products per customer, evaluate recommenders, and mine cross-sell rules.
 
@@ -347,12 +330,8 @@ def recommend(
     from recsys import service
 
     service.check_request(k=k, out=out, evaluate=evaluate, rules=rules)
-    columns = _column_mapping(
-        customer=customer_col, date=date_col, quantity=quantity_col, price=price_col,
-        amount=amount_col, product=product_col, promo=promo_col,
-    )  # fmt: skip
     with stderr.status(f"reading {log} ..."):
-        data = service.load_feedback(log, columns)
+        data = service.load_feedback(log, reading)
         attributes = service.read_product_table(products) if products else None
     options = {"k": k, "seed": seed, "product_attributes": attributes}
     payload: dict[str, Any] = {}
@@ -371,6 +350,8 @@ def recommend(
                 data, model=chosen, exclude_bought=not include_bought, **options
             )
             payload["recommendations"] = service.save_recommendations(lists, out, model=chosen)
+    if hasattr(data, "reading"):
+        _report_reading(data.reading)  # after the work: a failure above stays one line
     if as_json:
         emit_json(payload)
         return
@@ -639,6 +620,7 @@ def evaluate(
 
 @app.command("fit-demand")
 @reports_input_errors
+@reads_logs
 def fit_demand_command(
     log: Annotated[
         Path, typer.Argument(help="Transaction log: CSV, TSV, whitespace text or Parquet.")
@@ -671,25 +653,15 @@ def fit_demand_command(
         typer.Option("--unit-cost-share", help="Unit cost as a share of list price (assumed)."),
     ] = 0.6,
     as_json: JsonFlag = False,
-    customer_col: CustomerCol = None,
-    date_col: DateCol = None,
-    quantity_col: QuantityCol = None,
-    price_col: PriceCol = None,
-    amount_col: AmountCol = None,
-    product_col: ProductCol = None,
-    promo_col: PromoCol = None,
+    reading: ReadOptions | None = None,
 ) -> None:
     """Fit the demand model to a log: elasticities with 95 % CIs, uplifts, a market file."""
     from sim.demand.build_market import fit_market
 
-    columns = _column_mapping(
-        customer=customer_col, date=date_col, quantity=quantity_col, price=price_col,
-        amount=amount_col, product=product_col, promo=promo_col,
-    )  # fmt: skip
     with stderr.status(f"fitting the demand model to {log} ...") as status:
         fitted = fit_market(
             log, segments, out, period=period, holdout=holdout, calendar=calendar,
-            columns=columns, unit_cost_share=unit_cost_share,
+            columns=reading, unit_cost_share=unit_cost_share,
             progress=lambda line: status.update(line),
         )  # fmt: skip
     summary = fitted.summary()

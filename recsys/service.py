@@ -24,6 +24,7 @@ from sim.logs.atomic import write_atomically, write_parquet
 from sim.logs.data import (
     MAX_COLUMNS,
     ColumnMapping,
+    ReadOptions,
     TransactionLog,
     read_parquet_frame,
     read_transaction_log,
@@ -55,7 +56,9 @@ def check_request(*, k: int, out: Path | None, evaluate: bool, rules: bool) -> N
         _check_output(Path(out))
 
 
-def load_feedback(path: str | Path, columns: ColumnMapping | None = None) -> Feedback:
+def load_feedback(
+    path: str | Path, columns: ColumnMapping | ReadOptions | None = None
+) -> Feedback:
     """A validated transaction log, or explicit ratings if the file has a ``rating`` column.
 
     Ratings use ``columns.customer`` / ``columns.product`` when given, else columns
@@ -63,11 +66,12 @@ def load_feedback(path: str | Path, columns: ColumnMapping | None = None) -> Fee
     :class:`InputError`, one line naming it (see :func:`sim.logs.data.read_transaction_log`).
     """
     path = Path(path)
-    columns = columns or ColumnMapping()
+    options = ReadOptions.coerce(columns)
+    columns = options.columns
     header = _header(path)
     rating = next((name for name in header if name.strip().lower() == RATING_COLUMN), None)
     if rating is None:
-        return read_transaction_log(path, columns)
+        return read_transaction_log(path, options)
     if len(header) > MAX_COLUMNS:
         raise InputError(
             f"{describe_path(path)}: has {len(header):,} columns, more than a ratings table "

@@ -208,6 +208,7 @@ def profile_with_taste(
     factors: int = TASTE_FACTORS,
     weight: float = TASTE_WEIGHT,
     affinity_model: str = "auto",
+    frequency: str = "days",
 ) -> TasteProfile:
     """:func:`sim.profiles.segments.build_profile` with taste features, then segment affinities.
 
@@ -220,9 +221,11 @@ def profile_with_taste(
 
     model = fit_taste_model(log, factors=factors, seed=seed)
     vectors = _vectors(model)
-    order = compute_rfm(log, as_of).index
+    order = compute_rfm(log, as_of, frequency).index
     features = taste_features(vectors, order, weight=weight)
-    profile = build_profile(log, as_of=as_of, k=k, seed=seed, extra_features=features)
+    profile = build_profile(
+        log, as_of=as_of, k=k, seed=seed, extra_features=features, frequency=frequency
+    )
     profiled = pd.Index(profile.customers["customer"])
     if not profiled.equals(pd.Index(order)):
         # build_profile promises compute_rfm's order; a change there must fail loudly here.

@@ -97,7 +97,7 @@ def write(path: Path, content: str | bytes) -> Path:
 #: a missing file) are in tests/test_bad_input_files.py, for every command that reads a log.
 BAD_LOGS = [
     ("header.csv", "customer,date,quantity,price\n", "no data rows"),
-    ("negative.csv", "customer,date,quantity,price\nA,2024-01-02,-1,2.5\n", "must be >= 0"),
+    ("negative.csv", "customer,date,quantity,price\nA,2024-01-02,-1,2.5\n", "--returns drop"),
     ("bad_date.csv", "customer,date,quantity,price\nA,2024-13-45,1,2.5\n", "is not a date"),
     ("no_qty.csv", "customer,date,price\nA,2024-01-02,2.5\n", "--quantity-col"),
 ]

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from experiments.ope.run import load_log
-from sim.logs.data import TransactionLog, read_transaction_log
+from sim.logs.data import ReadOptions, TransactionLog, read_transaction_log
 from sim.logs.errors import InputError
 from sim.market.config import MarketConfig, load_market_config, market_config_from_truth
 from sim.market.presets import load_market_file
@@ -172,6 +172,31 @@ def test_any_mutation_of_a_log_gives_a_log_or_an_input_error(
         frame = log.frame
         assert np.isfinite(frame[["quantity", "unit_price", "amount"]].to_numpy()).all()
         assert (frame[["quantity", "unit_price"]].to_numpy() >= 0).all()
+
+
+#: Ways a shop's export differs from a clean UTF-8 CSV, applied to a mutated log's bytes.
+EXPORTS: dict[str, Callable[[bytes], bytes]] = {
+    "utf-16": lambda data: data.decode("utf-8", errors="replace").encode("utf-16"),
+    "gbk": lambda data: data.decode("utf-8", errors="replace").encode("gb18030"),
+    "semicolons": lambda data: data.replace(b",", b";"),
+    "bom": lambda data: b"\xef\xbb\xbf" + data,
+}
+
+
+@FUZZ
+@given(data=st.data(), export=st.sampled_from(sorted(EXPORTS)))
+def test_any_mutation_of_an_exported_log_with_lenient_options_gives_a_log_or_an_input_error(
+    data: st.DataObject, export: str
+) -> None:
+    content = EXPORTS[export](data.draw(mutated(bases()["log_csv"])))
+    lenient = ReadOptions(returns="net", anonymous="drop")
+    with written(content, "log.csv") as path:
+        log = only_input_errors(lambda: read_transaction_log(path, lenient))
+    if log is not None:
+        frame = log.frame
+        assert np.isfinite(frame[["quantity", "unit_price", "amount"]].to_numpy()).all()
+        assert (frame[["quantity", "unit_price"]].to_numpy() >= 0).all()
+        assert (frame["customer"] != "").all()
 
 
 @FUZZ

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.logs.data import read_parquet_frame
+from sim.logs.data import read_located_table
 from sim.logs.errors import InputError, describe_path, did_you_mean
 
 #: Column names of the logged fields.
@@ -453,6 +453,7 @@ class LogTable:
 
     frame: pd.DataFrame
     path: Path | None = None
+    locate: Callable[[int], str] | None = None
 
     @property
     def source(self) -> str:
@@ -464,6 +465,8 @@ class LogTable:
 
     def where(self, row: int) -> str:
         """``"<file>, line N"`` (CSV) or ``"<file>, row N"`` (Parquet, frame); ``row`` 0-based."""
+        if self.locate is not None:
+            return self.locate(row)
         if self.is_text:
             assert self.path is not None
             return f"{self.source}, line {_csv_line(self.path, row)}"
@@ -500,47 +503,27 @@ def _csv_line(path: Path, row: int) -> int:
 
 
 def read_log_table(path: str | Path) -> LogTable:
-    """Read a CSV or Parquet file of logged decisions, without validating its values.
+    """Read a table of logged decisions, without validating its values.
 
-    Parquet is recognised by a ``.parquet``/``.pq`` suffix or the ``PAR1`` magic bytes;
-    anything else is read as UTF-8 CSV with a header line. Raises :class:`InputError`
-    (one line naming the file) for a missing file, a directory, an empty or unreadable
-    file, text that is not UTF-8, a table of more than :data:`MAX_COLUMNS` columns
-    (counted before the data is parsed) or one without data rows.
+    Read by the transaction log's reader (:func:`sim.logs.data.read_located_table`):
+    Parquet, delimited text in any encoding it detects, or a spreadsheet; text cells come
+    back as strings, turned into numbers by the loaders. Raises :class:`InputError` (one
+    line naming the file) for a missing file, a directory, an empty, binary or unreadable
+    file, a table of more than :data:`MAX_COLUMNS` columns (counted before the data is
+    parsed) or one without data rows.
     """
     path = Path(path)
     name = describe_path(path)
-    if not path.exists():
-        raise InputError(f"{name}: no such file ({_EXPECTED})")
-    if path.is_dir():
-        raise InputError(f"{name}: is a directory, not a file ({_EXPECTED})")
-    if path.stat().st_size == 0:
-        raise InputError(f"{name}: is empty, 0 bytes ({_EXPECTED})")
-    width = _table_width(path)
-    if width > MAX_COLUMNS:
-        raise InputError(
-            f"{name}: has {width:,} columns, more than a log of decisions has (at most "
-            f"{MAX_COLUMNS:,}: context features, action, reward, propensity and one target "
-            "probability per action)"
-        )
-    try:
-        if _is_parquet(path):
-            frame = read_parquet_frame(path)
-        else:
-            frame = pd.read_csv(path, low_memory=False)
-    except InputError:
-        raise
-    except pd.errors.EmptyDataError as error:
-        raise InputError(f"{name}: has no header line ({_EXPECTED})") from error
-    except UnicodeDecodeError as error:
-        raise InputError(f"{name}: is not UTF-8 text; save it as UTF-8 CSV") from error
-    except Exception as error:  # the readers' failures on a bad file are many and varied
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        raise InputError(f"{name}: cannot be read as a table ({first})") from error
-    frame.columns = [str(column).strip() for column in frame.columns]
-    if frame.empty:
-        raise InputError(f"{name}: has a header but no data rows ({_EXPECTED})")
-    return LogTable(frame, path)
+    if path.is_file():
+        width = _table_width(path)
+        if width > MAX_COLUMNS:
+            raise InputError(
+                f"{name}: has {width:,} columns, more than a log of decisions has (at most "
+                f"{MAX_COLUMNS:,}: context features, action, reward, propensity and one target "
+                "probability per action)"
+            )
+    frame, locate = read_located_table(path, _EXPECTED)
+    return LogTable(frame, path, locate)
 
 
 def _table_width(path: Path) -> int:

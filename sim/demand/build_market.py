@@ -34,7 +34,7 @@ from sim.demand.fit import DemandFit, fit_demand
 from sim.demand.intent import IntentResult, fit_intent
 from sim.demand.panel import Panel, build_panel, load_segments
 from sim.logs.atomic import write_parquet
-from sim.logs.data import ColumnMapping, read_transaction_log
+from sim.logs.data import ColumnMapping, ReadOptions, ReadReport, read_transaction_log
 from sim.logs.errors import InputError, describe_path
 from sim.market.config import (
     DEFAULT_COST_SHARE,
@@ -75,6 +75,7 @@ class FittedMarket:
     intent_path: Path | None
     truth_path: Path | None
     timings: dict[str, float] = field(default_factory=dict)
+    reading: ReadReport = field(default_factory=ReadReport)
 
     def summary(self) -> dict[str, Any]:
         """The ``--json`` payload: per segment elasticity with CI, uplifts, WAPE; the
@@ -124,7 +125,8 @@ class FittedMarket:
                 for name in Dynamics.model_fields
             },  # fmt: skip
             "segments": segments,
-            "warnings": list(self.fit.warnings),
+            "reading": self.reading.as_dict(),
+            "warnings": [*self.reading.warnings, *self.fit.warnings],
             "truth": str(self.truth_path) if self.truth_path else None,
         }
 
@@ -145,7 +147,7 @@ def fit_market(
     period: str = "week",
     holdout: int = 8,
     calendar: str | Path | None = None,
-    columns: ColumnMapping | None = None,
+    columns: ColumnMapping | ReadOptions | None = None,
     unit_cost_share: float = DEFAULT_COST_SHARE,
     spec: DemandModelSpec | None = None,
     intent: bool = True,
@@ -156,6 +158,8 @@ def fit_market(
     :param segments_path: a profile directory (RFM clusters) or a synth truth JSON.
     :param calendar: list prices, competitor prices and ad spend (:mod:`sim.market.exogenous`);
         by default the truth file when ``segments_path`` is one.
+    :param columns: which column is which, or every option of the log's reading
+        (:class:`sim.logs.options.ReadOptions`).
     :param unit_cost_share: unit cost as a share of list price (a log has no costs).
     """
     say = progress or (lambda _: None)
@@ -179,7 +183,7 @@ def fit_market(
     segments = load_segments(segments_path)
     exogenous = _calendar(calendar, segments_path)
     say(f"reading {log_path} ...")
-    log = read_transaction_log(log_path, columns or ColumnMapping())
+    log = read_transaction_log(log_path, columns)
     lap("read")
     panel = build_panel(log, segments, period, exogenous)  # type: ignore[arg-type]
     lap("panel")
@@ -204,7 +208,9 @@ def fit_market(
     if intent_result is not None:
         intent_path = write_parquet(intent_result.scores, intent_path_for(out))
     lap("write")
-    return FittedMarket(config, fit, intent_result, out, intent_path, truth_path, timings)
+    return FittedMarket(
+        config, fit, intent_result, out, intent_path, truth_path, timings, log.reading
+    )
 
 
 def _calendar(calendar: str | Path | None, segments_path: str | Path) -> Calendar | None:

@@ -6,8 +6,10 @@ Definitions (one customer, all money in the log's currency units):
   (the reference day, by default the day after the last day in the log, so the
   most recent buyers have recency 1). Always >= 1.
 - **frequency**: the number of distinct days the customer bought on; several
-  lines (or baskets) on one day count once.
-- **monetary**: mean spend per purchase day, ``total_spend / frequency``.
+  lines (or baskets) on one day count once. With ``frequency="orders"`` (the log must
+  have order ids), the number of distinct orders instead; a line without an order id
+  counts as an order of its own day.
+- **monetary**: mean spend per purchase day (or per order), ``total_spend / frequency``.
 - **total_spend**: the sum of the customer's line amounts.
 
 Scores (:func:`rfm_scores`) rank customers into quintiles 1..5 (5 = most recent,
@@ -139,8 +141,14 @@ class Profile:
 # ------------------------------------------------------------------------------ RFM values
 
 
+#: What RFM frequency may count (``--frequency``).
+FREQUENCY_UNITS = ("days", "orders")
+
+
 def compute_rfm(
-    log: TransactionLog, as_of: date | pd.Timestamp | str | None = None
+    log: TransactionLog,
+    as_of: date | pd.Timestamp | str | None = None,
+    frequency: str = "days",
 ) -> pd.DataFrame:
     """Recency, frequency and monetary value per customer, indexed by customer (sorted).
 
@@ -150,13 +158,14 @@ def compute_rfm(
     (datetime64 days) and ``total_spend`` (float, currency).
 
     ``as_of`` defaults to the day after the log's last day; a time of day is dropped.
-    It must be after the log's last day, else :class:`InputError`.
+    It must be after the log's last day, else :class:`InputError`. ``frequency`` counts
+    ``days`` or ``orders`` (see the module docstring).
     """
-    return _rfm_values(log, as_of)[0]
+    return _rfm_values(log, as_of, frequency)[0]
 
 
 def _rfm_values(
-    log: TransactionLog, as_of: date | pd.Timestamp | str | None
+    log: TransactionLog, as_of: date | pd.Timestamp | str | None, frequency: str = "days"
 ) -> tuple[pd.DataFrame, pd.Timestamp]:
     """``(compute_rfm's frame, the reference day it used)``."""
     frame = log.frame
@@ -172,8 +181,9 @@ def _rfm_values(
     first_day = by_customer["day"].min().to_numpy()
     last_day = by_customer["day"].max().to_numpy()
     total_spend = by_customer["amount"].sum().to_numpy()
-    # A customer's purchase days: several lines on one day count once.
-    visits = pd.DataFrame({"customer": codes, "day": days}).drop_duplicates()
+    # A customer's purchase days (or orders): several lines of one count once.
+    visits = pd.DataFrame({"customer": codes, "day": days, **_orders(log, frequency)})
+    visits = visits.drop_duplicates()
     frequency = np.bincount(visits["customer"].to_numpy(), minlength=len(customers))
 
     rfm = pd.DataFrame(
@@ -188,6 +198,20 @@ def _rfm_values(
         index=pd.Index(customers, name="customer"),
     )
     return rfm, reference
+
+
+def _orders(log: TransactionLog, frequency: str) -> dict[str, Any]:
+    """The extra key that tells one order from another on a day: none when counting days."""
+    if frequency not in FREQUENCY_UNITS:
+        raise InputError(f"--frequency {frequency!r} is not one of {', '.join(FREQUENCY_UNITS)}")
+    if frequency == "days":
+        return {}
+    if not log.has_orders:
+        raise InputError(
+            "--frequency orders needs an order id column (order, invoice, 订单号 ...; set it "
+            "with --order-col), and the log has none"
+        )
+    return {"order": log.frame["order"].to_numpy()}
 
 
 def _reference_day(as_of: date | pd.Timestamp | str | None, last_day: int) -> pd.Timestamp:
@@ -415,6 +439,7 @@ def build_profile(
     k: int | None = None,
     seed: int = 0,
     extra_features: np.ndarray | None = None,
+    frequency: str = "days",
 ) -> Profile:
     """RFM values, scores and segments for every customer, clustered into k segments.
 
@@ -423,8 +448,9 @@ def build_profile(
     ``extra_features`` (shape (customers, p), already standardised, rows in sorted
     customer order as in :func:`compute_rfm`) are appended to :func:`cluster_features`.
     Clusters are numbered 0..k-1 by descending mean total spend per customer.
+    ``frequency`` counts purchase ``days`` or ``orders`` (see :func:`compute_rfm`).
     """
-    values, as_of_day = _rfm_values(log, as_of)
+    values, as_of_day = _rfm_values(log, as_of, frequency)
     rfm = rfm_scores(values)
     features = _clustering_matrix(rfm, extra_features)
     if k is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import tempfile
 from pathlib import Path
 
@@ -13,13 +14,16 @@ from hypothesis import strategies as st
 
 from sim.logs.data import (
     CANONICAL_COLUMNS,
+    COLUMN_ALIASES,
     SINGLE_PRODUCT,
     ColumnMapping,
+    ReadOptions,
     TransactionLog,
     read_transaction_log,
     write_transaction_log,
 )
 from sim.logs.errors import InputError
+from sim.profiles.segments import build_profile, compute_rfm
 
 
 def canonical_frame() -> pd.DataFrame:
@@ -48,8 +52,15 @@ def write(directory: Path, name: str, text: str | bytes) -> Path:
     return path
 
 
-def read_text(directory: Path, name: str, text: str, **mapping: str) -> TransactionLog:
-    return read_transaction_log(write(directory, name, text), ColumnMapping(**mapping))
+def options_from(mapping: dict[str, str]) -> ReadOptions:
+    """ReadOptions from one dict: ColumnMapping fields name columns, the rest are options."""
+    fields = set(ColumnMapping.__dataclass_fields__)
+    columns = ColumnMapping(**{k: v for k, v in mapping.items() if k in fields})
+    return ReadOptions(columns=columns, **{k: v for k, v in mapping.items() if k not in fields})
+
+
+def read_text(directory: Path, name: str, text: str | bytes, **mapping: str) -> TransactionLog:
+    return read_transaction_log(write(directory, name, text), options_from(mapping))
 
 
 # ------------------------------------------------------------------------------ round trips
@@ -117,6 +128,7 @@ def test_online_retail_style_columns_are_detected(tmp_path: Path) -> None:
         "quantity": "Quantity",
         "unit_price": "UnitPrice",
         "product": "StockCode",
+        "order": "InvoiceNo",
     }
     frame = log.frame
     assert frame["customer"].tolist() == ["13047", "17850"]  # sorted by date
@@ -327,7 +339,7 @@ BAD_INPUTS = [
     ("non-numeric quantity", "log.csv", HEADER + GOOD + "c2,2024-03-05,two,2\n", {},
      ["log.csv, line 3", "quantity 'two'", "column 'quantity'", "expected a number"]),
     ("negative quantity", "log.csv", HEADER + "c2,2024-03-05,-1,2\n", {},
-     ["log.csv, line 2", "'-1'", "must be >= 0"]),
+     ["log.csv, line 2", "'-1'", "is negative", "--returns drop", "--returns net"]),
     ("negative price", "log.tsv", HEADER.replace(",", "\t") + "c\t2024-03-05\t1\t-0.5\n", {},
      ["log.tsv, line 2", "price '-0.5'", "must be >= 0"]),
     ("NaN price", "log.csv", HEADER + GOOD + GOOD + "c2,2024-03-05,1,NaN\n", {},
@@ -337,13 +349,29 @@ BAD_INPUTS = [
     ("inf", "log.csv", HEADER + "c2,2024-03-05,inf,1\n", {},
      ["log.csv, line 2", "quantity 'inf'", "not finite"]),
     ("unparseable date", "log.csv", HEADER + GOOD + "c2,2024-13-45,1,2\n", {},
-     ["log.csv, line 3", "date '2024-13-45'", "expected YYYY-MM-DD or YYYYMMDD"]),
-    ("slashed date", "log.csv", HEADER + "c2,12/1/2010 8:26,1,2\n", {},
-     ["line 2", "'12/1/2010 8:26'", "is not a date"]),
+     ["log.csv, line 3", "date '2024-13-45'", "expected a date such as", "--date-format"]),
+    ("ambiguous day/month", "log.csv", HEADER + "c2,12/1/2010 8:26,1,2\nc,3/2/2010,1,2\n", {},
+     ["line 2", "'12/1/2010 8:26'", "could be 2010-01-12 (day first) or 2010-12-01 (month first)",
+      "--date-format %d/%m/%Y or --date-format %m/%d/%Y"]),
+    ("contradictory day/month", "log.csv", HEADER + "c,13.1.2024,1,2\nc,1.13.2024,1,2\n", {},
+     ["line 2", "'13.1.2024'", "--date-format %d.%m.%Y or --date-format %m.%d.%Y"]),
+    ("date not in --date-format", "log.csv", HEADER + GOOD, {"date_format": "%d/%m/%Y"},
+     ["line 2", "'2024-03-05'", "is not a date", "--date-format %d/%m/%Y"]),
+    ("ambiguous thousands", "log.csv", "customer;date;quantity;price\nc;2024-03-05;1;1,250\n", {},
+     ["line 2", "price '1,250'", "could be 1250", "or 1.250", "--decimal . or --decimal ,"]),
+    ("decimal comma told point", "log.csv", "customer;date;quantity;price\nc;2024-03-05;1;1,5\n",
+     {"decimal": "."}, ["line 2", "price '1,5'", "is not a number"]),
+    ("wrong --encoding", "log.csv", "客户,日期,数量,单价\n张三,2024-03-05,1,2\n".encode("gbk"),
+     {"encoding": "utf-8"}, ["log.csv, line 1", "is not utf-8 text", "--encoding"]),
+    ("return amount without negative quantity", "log.csv",
+     "customer,date,qty,amount\nc,2024-03-05,1,-5\n", {"returns": "net"},
+     ["line 2", "amount '-5'", "opposite sign"]),
+    ("corrupt xlsx", "log.xlsx", b"PK\x03\x04" + bytes(100), {},
+     ["log.xlsx", "is not a readable .xlsx workbook"]),
     ("bad promo", "log.csv", "customer,date,quantity,price,promo\nc,2024-03-05,1,2,maybe\n", {},
      ["log.csv, line 2", "promo 'maybe'", "expected 1/0, true/false"]),
     ("empty customer", "log.csv", HEADER + GOOD + ",2024-03-05,1,2\n", {},
-     ["log.csv, line 3", "customer", "is empty"]),
+     ["log.csv, line 3", "customer", "is empty", "--anonymous drop"]),
     ("zero quantity with amount", "log.csv", "customer,date,qty,amount\nc,2024-03-05,0,5\n", {},
      ["log.csv, line 2", "is 0", "cannot derive a unit price"]),
     ("blank lines counted", "log.csv", HEADER + GOOD + "\n\n" + "c2,2024-03-05,x,2\n", {},
@@ -365,10 +393,8 @@ BAD_INPUTS = [
     ("xlsx", "log.csv", b"PK\x03\x04" + bytes(100), {}, ["log.csv", "export it as CSV"]),
     ("directory", "logs", "DIR", {}, ["logs", "is a directory"]),
     ("nonexistent path", "nowhere.csv", None, {}, ["nowhere.csv", "no such file"]),
-    ("non-UTF-8 bytes", "log.csv", HEADER.encode() + b"Jos\xe9,2024-03-05,1,2\n", {},
-     ["log.csv, line 2", "not UTF-8", "0xe9"]),
-    ("single column", "log.txt", "customer;date;quantity;price\na;2024-03-05;1;2\n", {},
-     ["log.txt", "only one column", "semicolons"]),
+    ("single column", "log.txt", "customer:date:quantity:price\na:2024-03-05:1:2\n", {},
+     ["log.txt", "only one column", "--sep"]),
     ("no header", "log.csv", "1,2,3\n4,5,6\n", {}, ["log.csv", "header"]),
     ("fake parquet", "log.parquet", HEADER + GOOD, {}, ["log.parquet", "not a Parquet file"]),
     ("corrupt parquet", "log.csv", b"PAR1" + bytes(range(200)), {},
@@ -395,7 +421,7 @@ def test_bad_input_raises_one_line_input_error(
         write(tmp_path, name, content)
 
     with pytest.raises(InputError) as raised:
-        read_transaction_log(path, ColumnMapping(**mapping))
+        read_transaction_log(path, options_from(mapping))
 
     message = str(raised.value)
     assert "\n" not in message and "\r" not in message
@@ -446,3 +472,299 @@ def test_any_bytes_give_a_log_or_an_input_error(content: bytes, suffix: str) -> 
         else:
             assert isinstance(log, TransactionLog)
             assert list(log.frame.columns) == list(CANONICAL_COLUMNS)
+
+
+# ------------------------------------------------------------- logs as shops export them
+#
+# The files of issue 20's table, each with its twins (GBK, UTF-8 with BOM, UTF-16,
+# semicolons with decimal commas, an .xlsx sheet): each reads to the same log without
+# hand editing, or fails with one line that names the option that settles it.
+
+CHINESE = (
+    "客户,日期,数量,单价,商品\n"
+    "张三,2024-01-03,2,19.9,衬衫\n"
+    "李四,2024-01-04,1,129.5,裤子\n"
+    "张三,2024-01-10,1,19.9,衬衫\n"
+    "王五,2024-01-15,3,59,外套\n"
+)
+SLASHED = (
+    "customer,date,quantity,price\n"
+    "a,2024/01/03,1,2.5\n"
+    "b,2024/01/13,2,3.25\n"
+    "a,2024/02/01,1,2.5\n"
+)
+EUROPEAN = (
+    "customer;date;quantity;price\n1;2024-01-03;2;1,99\n2;2024-01-04;1;12,50\n"
+    "1;2024-01-09;1;1,99\n"
+)
+
+
+def online_retail(rows: int = 40) -> str:
+    """A small log in the UCI Online Retail layout: month-first dates with a time, C-prefixed
+    invoices of returns (negative quantity), and lines without a CustomerID."""
+    lines = ["InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"]
+    for i in range(rows):
+        day = 1 + i % 28  # days above 12 settle the month-first order
+        customer = "" if i % 10 == 9 else str(17850 + i % 4)
+        returned = i % 8 == 7
+        quantity = -1 if returned else 1 + i % 6
+        invoice = f"C{536400 + i}" if returned else str(536400 + i // 2)
+        lines.append(
+            f"{invoice},{85120 + i % 3},ITEM {i % 3},{quantity},12/{day}/2010 8:{10 + i % 50},"
+            f"{1.25 + i % 3},{customer},United Kingdom"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def semicolon_twin(text: str) -> str:
+    """``text`` as European Excel writes it: semicolons, and decimal commas."""
+    return "\n".join(
+        ";".join(
+            value.replace(".", ",") if _is_decimal(value) else value for value in line.split(",")
+        )
+        for line in text.splitlines()
+    ) + "\n"
+
+
+def _is_decimal(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return "." in value
+
+
+def twins(text: str) -> dict[str, tuple[str, bytes]]:
+    """File name and bytes of each twin of a UTF-8 CSV ``text``."""
+    return {
+        "utf-8": ("log.csv", text.encode("utf-8")),
+        "gbk": ("log.csv", text.encode("gbk")),
+        "bom": ("log.csv", text.encode("utf-8-sig")),
+        "utf-16": ("log.txt", text.replace(",", "\t").encode("utf-16")),
+        "semicolon": ("log.csv", semicolon_twin(text).encode("utf-8")),
+    }
+
+
+SHOP_FILES = {"chinese": CHINESE, "slashed dates": SLASHED, "online retail": online_retail()}
+RETAIL_OPTIONS = {"returns": "drop", "anonymous": "drop"}
+
+
+def shop_options(kind: str) -> dict[str, str]:
+    return RETAIL_OPTIONS if kind == "online retail" else {}
+
+
+def core(log: TransactionLog) -> pd.DataFrame:
+    return log.frame.loc[:, list(CANONICAL_COLUMNS)]
+
+
+@pytest.mark.parametrize("twin", ["utf-8", "gbk", "bom", "utf-16", "semicolon", "xlsx"])
+@pytest.mark.parametrize("kind", list(SHOP_FILES))
+def test_shop_exports_and_their_twins_read_alike(tmp_path: Path, kind: str, twin: str) -> None:
+    text = SHOP_FILES[kind]
+    options = shop_options(kind)
+    reference = read_text(tmp_path, "reference.csv", text, **options)
+    if twin == "xlsx":
+        path = tmp_path / "log.xlsx"
+        # A workbook stores typed cells: numbers as numbers, ids as the sheet sees them.
+        pd.read_csv(io.StringIO(text), dtype={"CustomerID": "Int64"}).to_excel(
+            path, index=False, sheet_name="orders"
+        )
+    else:
+        name, data = twins(text)[twin]
+        path = write(tmp_path, name, data)
+
+    log = read_transaction_log(path, options_from(options))
+
+    pd.testing.assert_frame_equal(core(log), core(reference))
+    assert build_profile(log, k=1).customers["customer"].tolist() == sorted(
+        log.frame["customer"].unique()
+    )
+
+
+def test_the_summary_names_encoding_delimiter_and_dates(tmp_path: Path) -> None:
+    gbk = read_text(tmp_path, "gbk.csv", CHINESE.encode("gbk"))
+    european = read_text(tmp_path, "eu.csv", EUROPEAN.replace("12,50", "€12,50"))
+
+    assert (gbk.reading.encoding, gbk.reading.separator) == ("gb18030", ",")
+    assert gbk.reading.date_forms == ("YYYY-MM-DD",)
+    assert "gb18030" in gbk.reading.describe()
+    assert (european.reading.separator, european.reading.decimal) == (";", ",")
+    assert european.reading.currency_stripped == 1
+    assert european.frame["unit_price"].tolist() == [1.99, 12.5, 1.99]
+    assert "stripped currency symbols from 1 values" in european.reading.describe()
+
+
+def test_chinese_headers_are_recognised(tmp_path: Path) -> None:
+    log = read_text(
+        tmp_path,
+        "orders.csv",
+        "订单号,会员ID,付款时间,商品编码,购买数量,成交价,实付金额,是否促销\n"
+        "A1,u1,2024年1月3日 10:20,P1,2,19.9,39.8,是\n"
+        "A2,u2,2024年1月13日,P2,1,29.9,29.9,否\n",
+    )
+
+    assert log.column_sources == {
+        "order": "订单号", "customer": "会员ID", "date": "付款时间", "product": "商品编码",
+        "quantity": "购买数量", "unit_price": "成交价", "promo": "是否促销",
+    }  # fmt: skip
+    assert log.frame["date"].dt.day.tolist() == [3, 13]
+    assert log.frame["promo"].tolist() == [True, False]
+
+
+def test_online_retail_needs_options_that_the_error_names(tmp_path: Path) -> None:
+    text = online_retail()
+    path = write(tmp_path, "retail.csv", text)
+    with pytest.raises(InputError, match="--anonymous drop"):
+        read_transaction_log(path)
+    with pytest.raises(InputError, match="--returns drop or --returns net"):
+        read_transaction_log(path, ReadOptions(anonymous="drop"))
+
+    log = read_transaction_log(path, ReadOptions(**RETAIL_OPTIONS))
+
+    frame = pd.read_csv(io.StringIO(text), dtype={"CustomerID": str, "InvoiceNo": str})
+    anonymous = frame["CustomerID"].isna()
+    returns = frame["Quantity"] < 0
+    assert log.reading.anonymous_dropped == anonymous.sum()
+    assert log.reading.returns_dropped == (returns & ~anonymous).sum()
+    assert log.n_rows == (~anonymous & ~returns).sum()
+    assert log.reading.date_forms[0].startswith("%m/%d/%Y (month first")
+    assert log.frame["date"].min() == pd.Timestamp("2010-12-01")
+    assert log.has_orders
+
+
+def test_frequency_counts_orders_when_asked(tmp_path: Path) -> None:
+    log = read_text(
+        tmp_path, "orders.csv",
+        "order,customer,date,quantity,price\n"
+        "o1,a,2024-01-03,1,2\no1,a,2024-01-03,1,3\no2,a,2024-01-03,1,2\no3,a,2024-01-05,1,2\n"
+        "o4,b,2024-01-03,1,2\n",
+    )  # fmt: skip
+
+    by_days = compute_rfm(log)
+    by_orders = compute_rfm(log, frequency="orders")
+
+    assert by_days["frequency"].to_dict() == {"a": 2, "b": 1}
+    assert by_orders["frequency"].to_dict() == {"a": 3, "b": 1}
+    assert by_orders.loc["a", "monetary"] == pytest.approx(9 / 3)
+    without_orders = read_text(tmp_path, "plain.csv", HEADER + GOOD)
+    with pytest.raises(InputError, match="--frequency orders needs an order id column"):
+        compute_rfm(without_orders, frequency="orders")
+
+
+def test_returns_net_against_the_latest_earlier_purchases(tmp_path: Path) -> None:
+    log = read_text(
+        tmp_path, "log.csv",
+        "customer,date,product,quantity,price\n"
+        "a,2024-01-01,p,3,2\na,2024-01-02,p,2,2.5\na,2024-01-03,p,-4,2.5\n"
+        "a,2024-01-03,q,-1,9\nb,2024-01-02,p,1,2\n",
+        returns="net",
+    )  # fmt: skip
+
+    assert log.frame[["customer", "product", "quantity", "amount"]].values.tolist() == [
+        ["a", "p", 1.0, 2.0],  # 3 bought, 2 of them returned (after the 2 of the next day)
+        ["b", "p", 1.0, 2.0],
+    ]
+    assert log.reading.returns_netted == 2
+    assert log.reading.returned_units_unmatched == 1.0  # q was never bought in the log
+
+
+def test_spreadsheet_sheet_by_name_or_index(tmp_path: Path) -> None:
+    path = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"notes": ["not a log"]}).to_excel(writer, sheet_name="readme", index=False)
+        canonical_frame().to_excel(writer, sheet_name="sales", index=False)
+
+    by_name = read_transaction_log(path, ReadOptions(sheet="sales"))
+    by_index = read_transaction_log(path, ReadOptions(sheet="1"))
+
+    pd.testing.assert_frame_equal(by_name.frame, canonical_frame())
+    pd.testing.assert_frame_equal(by_index.frame, canonical_frame())
+    assert by_name.reading.sheet == "sales"
+    with pytest.raises(InputError, match=r"book\.xlsx: no sheet 'sale' .*sheets are: readme, sale"):
+        read_transaction_log(path, ReadOptions(sheet="sale"))
+    with pytest.raises(InputError, match="only one column"):
+        read_transaction_log(path)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "text"),
+    [
+        ("gb18030", "客户,日期,数量,单价\n张三,2024-01-03,2,19.9\n李四,2024-01-04,1,9.9\n"),
+        ("big5", "客戶,日期,數量,單價\n陳一,2024/01/03,2,19.9\n"),
+        ("shift_jis", "顧客,日付,数量,単価\n田中,2024/01/03,2,1990\n"),
+        ("cp1252", "customer,date,quantity,price\nJosé,2024-01-03,1,2\nMüller,2024-01-03,1,2\n"),
+    ],
+)
+def test_encodings_are_detected(tmp_path: Path, encoding: str, text: str) -> None:
+    log = read_text(tmp_path, "log.csv", text.encode(encoding))
+
+    assert log.reading.encoding == encoding
+    expected = [line.split(",")[0] for line in text.splitlines()[1:]]
+    assert sorted(log.frame["customer"]) == sorted(expected)
+
+
+def test_utf16_without_a_mark_and_an_explicit_encoding(tmp_path: Path) -> None:
+    text = "customer\tdate\tquantity\tprice\nJosé\t2024-01-03\t1\t2\n"
+    wide = read_text(tmp_path, "wide.txt", text.encode("utf-16-le"))
+    told = read_text(tmp_path, "told.csv", text.encode("latin-1"), encoding="latin-1")
+
+    assert wide.reading.encoding == "utf-16-le"
+    assert wide.frame["customer"].tolist() == told.frame["customer"].tolist() == ["José"]
+
+
+@pytest.mark.parametrize(
+    ("separator", "sep_option"),
+    [("|", None), ("\t", None), (";", None), ("  ", None), (":", ":")],
+)
+def test_delimiters_are_sniffed_or_told(
+    tmp_path: Path, separator: str, sep_option: str | None
+) -> None:
+    text = HEADER.replace(",", separator) + GOOD.replace(",", separator)
+    options = {"sep": sep_option} if sep_option else {}
+
+    log = read_text(tmp_path, "log.txt", text, **options)
+
+    assert log.frame[["customer", "quantity", "unit_price"]].values.tolist() == [["c1", 1.0, 2.0]]
+
+
+def test_promo_columns_take_discount_amounts_and_chinese_flags(tmp_path: Path) -> None:
+    discounts = read_text(
+        tmp_path, "d.csv",
+        "customer,date,quantity,price,优惠\nc,2024-01-03,1,2,5.00\nc,2024-01-04,1,2,0\n",
+    )
+    flags = read_text(
+        tmp_path, "f.csv",
+        "customer,date,quantity,price,促销\nc,2024-01-03,1,2,是\nc,2024-01-04,1,2,否\n",
+    )
+
+    assert discounts.frame["promo"].tolist() == flags.frame["promo"].tolist() == [True, False]
+
+
+def test_products_that_need_a_second_look_are_named(tmp_path: Path) -> None:
+    rows = ["customer,date,product,quantity,price"]
+    for i in range(40):
+        rows.append(f"c{i % 5},2024-01-{1 + i % 28:02d},shirt,{1 + i % 3},{9.9 + (i % 2)}")
+        rows.append(f"c{i % 5},2024-01-{1 + i % 28:02d},fuel,{10_000 + i},0.03")
+        rows.append(f"c{i % 5},2024-01-{1 + i % 28:02d},socks,{1 + i % 2},2.5")
+
+    log = read_text(tmp_path, "log.csv", "\n".join(rows) + "\n")
+
+    quantity_warning, price_warning = log.reading.warnings
+    assert "orders of magnitude" in quantity_warning and "'fuel'" in quantity_warning
+    assert "'shirt'" not in quantity_warning
+    assert "one unit price" in price_warning and "'socks'" in price_warning
+    assert "'shirt'" not in price_warning
+    assert read_text(tmp_path, "clean.csv", HEADER + GOOD).reading.warnings == ()
+
+
+def test_readme_reproduces_the_column_alias_table() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in readme.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] in COLUMN_ALIASES:
+            rows[cells[0]] = [
+                name.strip(" `") for cell in cells[1:] for name in cell.split(",") if name.strip()
+            ]
+
+    assert rows == {field: list(names) for field, names in COLUMN_ALIASES.items()}
