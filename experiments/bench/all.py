@@ -402,6 +402,21 @@ def _ope_figures(data: dict[str, Any]) -> list[Figure]:
     return figures
 
 
+# --------------------------------------------------------------------------- verdicts
+
+
+def _measure_verdicts(quick: bool, out: Path) -> dict[str, Any]:
+    from experiments.bench.verdicts import coverage_study
+
+    return coverage_study(100 if quick else 1000)
+
+
+def _verdicts_figures(data: dict[str, Any]) -> list[Figure]:
+    from experiments.bench.verdicts import figure_rows
+
+    return [Figure("verdicts", *row) for row in figure_rows(data)]
+
+
 GROUPS: dict[str, Group] = {
     group.name: group
     for group in (
@@ -428,6 +443,8 @@ GROUPS: dict[str, Group] = {
               _experiment_figures),
         Group("ope", "promosim ope validate, 20 seeds, and the estimators' timing "
               "(experiments.bench.ope), ~10 min", _measure_ope, _ope_figures),
+        Group("verdicts", "coverage of every interval the report prints, n = 3, 5, 10, 30 "
+              "(experiments.bench.verdicts), ~6 min", _measure_verdicts, _verdicts_figures),
     )
 }  # fmt: skip
 
