@@ -837,8 +837,9 @@ def experiment_report(
 def experiment_compare(
     directory: Annotated[Path, typer.Argument(help="An experiment directory.")],
     baseline: Annotated[
-        str, typer.Option("--baseline", help="Agent every other is compared with (ab: A/B test).")
-    ] = "ab",
+        str | None,
+        typer.Option("--baseline", help="Agent to compare with (default: the file's)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Paired differences of every agent against a baseline, with CIs and p-values."""

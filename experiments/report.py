@@ -4,8 +4,10 @@ Both files hold the same sections, in order:
 
 1. **Verdicts**: one plain-language paragraph per scenario (every agent against the
    baseline, :func:`experiments.stats.verdict`);
-2. **Summary**: mean profit with its CI, IQM, gap to the oracle, normalised score and
-   the paired difference against the baseline, per scenario and over all scenarios;
+2. **Summary**: per scenario and over all scenarios, mean profit with its CI, IQM, gap
+   to the oracle and normalised score; the relative difference against the baseline with
+   its CI, p-value (raw and Holm-adjusted) and P(improve); what was left out and why; a
+   legend naming each interval's method;
 3. **Learning curves**: training episode return by steps, per agent;
 4. **Profit distributions**: evaluation profit per run, per scenario and agent;
 5. **Trajectories**: price multiplier, coupon discount and ad spend by period;
@@ -27,7 +29,16 @@ import numpy as np
 import pandas as pd
 
 from experiments.runner import open_experiment
-from experiments.stats import OVERALL, summarise, verdict
+from experiments.stats import (
+    BOOTSTRAP_FROM,
+    CI_METHODS,
+    IMPROVEMENT_FROM,
+    IQM_FROM,
+    OVERALL,
+    WILCOXON_FROM,
+    summarise,
+    verdict,
+)
 from sim.logs.atomic import write_atomically
 from sim.logs.errors import InputError, did_you_mean
 
@@ -35,23 +46,10 @@ SECTIONS = (
     "Verdicts", "Summary", "Learning curves", "Profit distributions", "Trajectories", "Segments",
 )  # fmt: skip
 
-#: Columns of the summary table as shown, with their headings.
-SUMMARY_VIEW = {
-    "scenario": "scenario",
-    "agent": "agent",
-    "n_seeds": "seeds",
-    "mean": "mean profit",
-    "mean_low": "CI low",
-    "mean_high": "CI high",
-    "iqm": "IQM",
-    "gap": "gap to oracle",
-    "normalised": "normalised score",
-    "diff_pct": "vs baseline %",
-    "diff_pct_t_low": "% CI low",
-    "diff_pct_t_high": "% CI high",
-    "p_ttest": "p (paired t)",
-    "prob_improvement": "P(improve)",
-}
+#: The summary as shown: per scenario, a profit table and a table against the baseline,
+#: each narrow enough for 80 columns (an interval is one cell, "[low, high]").
+PROFIT_VIEW = ("agent", "seeds", "mean profit", "95 % CI", "CI", "IQM", "gap", "score")
+VERSUS_VIEW = ("agent", "vs base %", "95 % CI", "p", "p Holm", "P(improve)", "95 % CI")
 
 
 @dataclass(frozen=True)
@@ -246,9 +244,83 @@ def segments_png(segment_table: pd.DataFrame) -> bytes:
 # -- documents -------------------------------------------------------------------------
 
 
-def _view(summary: pd.DataFrame) -> pd.DataFrame:
-    view = summary[list(SUMMARY_VIEW)].rename(columns=SUMMARY_VIEW)
-    return view
+def summary_views(summary: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """Per scenario (in order, "all scenarios" last): the profit table and the table
+    against the baseline, as strings, columns :data:`PROFIT_VIEW` and :data:`VERSUS_VIEW`
+    ("-" where the data cannot give a figure; the legend says why)."""
+    views = {}
+    for scenario, rows in summary.groupby("scenario", sort=False):
+        level = f"{100 * float(rows['confidence'].iloc[0]):g} % CI"
+        profit = pd.DataFrame(
+            [
+                [row.agent, str(row.n_seeds), _number(row.mean, 0),
+                 _interval(row.mean_low, row.mean_high, 0), row.mean_ci or "-",
+                 _number(row.iqm, 0), _number(row.gap, 3, signed=False),
+                 _number(row.normalised, 2)]
+                for row in rows.itertuples()
+            ],
+            columns=[c.replace("95 % CI", level) for c in PROFIT_VIEW],
+        )  # fmt: skip
+        challengers = rows[rows["agent"] != rows["baseline"]]
+        versus = pd.DataFrame(
+            [
+                [row.agent, _number(row.diff_pct, 1, signed=True),
+                 _interval(row.diff_pct_t_low, row.diff_pct_t_high, 1, signed=True),
+                 _p(row.p_ttest), _p(row.p_holm), _number(row.prob_improvement, 2),
+                 _interval(row.prob_improvement_low, row.prob_improvement_high, 2)]
+                for row in challengers.itertuples()
+            ],
+            columns=[c.replace("95 % CI", level) for c in VERSUS_VIEW],
+        )  # fmt: skip
+        views[str(scenario)] = (profit, versus)
+    return views
+
+
+def legend(baseline: str) -> list[str]:
+    """The report's key to the summary tables: what each column is and how its interval
+    is computed, and why a cell can be empty."""
+    return [
+        f"Seeds are the sample; 'all scenarios' averages each seed over its scenarios first. "
+        f"mean profit, its CI and CI method: {CI_METHODS['mean']}. IQM: interquartile mean, "
+        f"{CI_METHODS['iqm']}. gap: {CI_METHODS['gap']} (point shown). score: the "
+        f"normalised score, {CI_METHODS['normalised']} (0 = {baseline}, 1 = the oracle; its "
+        "interval is in the verdict).",
+        f"vs base %: 100 x (mean profit / {baseline}'s - 1) on the seeds both ran, "
+        f"{CI_METHODS['diff_pct']}. P(improve): {CI_METHODS['prob_improvement']}.",
+        f"'-' marks what the data cannot give: an IQM below {IQM_FROM} seeds, P(improve) "
+        f"below {IMPROVEMENT_FROM} paired seeds, a Wilcoxon p-value below {WILCOXON_FROM} "
+        f"(not shown), any interval with one seed, and a ratio's interval when its "
+        f"denominator is not distinguishable from zero. Bootstrap intervals are used only "
+        f"from {BOOTSTRAP_FROM} seeds on.",
+    ]
+
+
+def scenario_notes(summary: pd.DataFrame) -> dict[str, list[str]]:
+    """Per scenario, each agent's notes (what was left out and why), one line each."""
+    notes: dict[str, list[str]] = {}
+    for scenario, rows in summary.groupby("scenario", sort=False):
+        notes[str(scenario)] = [
+            f"{row.agent}: {row.notes}." for row in rows.itertuples() if row.notes
+        ]
+    return notes
+
+
+def _number(value: object, digits: int, signed: bool = False) -> str:
+    if not isinstance(value, int | float) or not np.isfinite(value):
+        return "-"
+    return f"{value:{'+' if signed else ''},.{digits}f}"
+
+
+def _interval(low: object, high: object, digits: int, signed: bool = False) -> str:
+    if not all(isinstance(v, int | float) and np.isfinite(v) for v in (low, high)):
+        return "-"
+    return f"[{_number(low, digits, signed)}, {_number(high, digits, signed)}]"
+
+
+def _p(value: object) -> str:
+    if not isinstance(value, int | float) or not np.isfinite(value):
+        return "-"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
 def _format(value: object) -> str:
@@ -321,7 +393,14 @@ def _markdown(
     lines += [f"{len(results.runs)} runs; baseline: {results.baseline}.", "", "## Verdicts", ""]
     for scenario, paragraph in verdicts.items():
         lines += [f"**{scenario}.** {paragraph}", ""]
-    lines += ["## Summary", "", _markdown_table(_view(summary)), ""]
+    lines += ["## Summary", ""]
+    notes = scenario_notes(summary)
+    for scenario, (profit, versus) in summary_views(summary).items():
+        lines += [f"### {scenario}", "", _markdown_table(profit), ""]
+        if len(versus):
+            lines += [_markdown_table(versus), ""]
+        lines += [f"- {note}" for note in notes[scenario]] + ([""] if notes[scenario] else [])
+    lines += [*(f"{paragraph}\n" for paragraph in legend(results.baseline))]
     for title, png in figures.items():
         lines += [f"## {title}", ""]
         if png is None:
@@ -357,7 +436,16 @@ def _html(results, summary, verdicts, figures, segments) -> str:  # noqa: ANN001
     ]
     for scenario, paragraph in verdicts.items():
         parts.append(f"<p><b>{html.escape(scenario)}.</b> {html.escape(paragraph)}</p>")
-    parts += ["<h2>Summary</h2>", _html_table(_view(summary))]
+    parts.append("<h2>Summary</h2>")
+    notes = scenario_notes(summary)
+    for scenario, (profit, versus) in summary_views(summary).items():
+        parts += [f"<h3>{html.escape(scenario)}</h3>", _html_table(profit)]
+        if len(versus):
+            parts.append(_html_table(versus))
+        if notes[scenario]:
+            items = "".join(f"<li>{html.escape(note)}</li>" for note in notes[scenario])
+            parts.append(f"<ul>{items}</ul>")
+    parts += [f"<p>{html.escape(paragraph)}</p>" for paragraph in legend(results.baseline)]
     for title, png in figures.items():
         parts.append(f"<h2>{title}</h2>")
         if png is None:
@@ -371,12 +459,17 @@ def _html(results, summary, verdicts, figures, segments) -> str:  # noqa: ANN001
     return "\n".join(parts)
 
 
-def comparison(directory: Path, baseline: str, n_resamples: int = 2000) -> pd.DataFrame:
-    """Every agent against ``baseline``: the summary's comparison columns."""
+def comparison(
+    directory: Path, baseline: str | None = None, n_resamples: int = 2000
+) -> pd.DataFrame:
+    """Every agent against ``baseline`` (default: the experiment file's): the summary's
+    comparison columns. ``diff_pct`` and its bounds are Fieller's interval of the ratio of
+    mean profits, ``p_ttest`` the paired t-test it inverts, ``p_holm`` that p-value
+    Holm-adjusted across the challengers of the scenario."""
     results = load_results(directory, baseline)
     summary = summary_table(results, n_resamples)
     columns = ["scenario", "agent", "baseline", "n_pairs", "mean", "diff", "diff_t_low",
                "diff_t_high", "diff_pct", "diff_pct_t_low", "diff_pct_t_high", "p_ttest",
-               "p_wilcoxon", "prob_improvement", "prob_improvement_low",
-               "prob_improvement_high"]  # fmt: skip
+               "p_holm", "p_wilcoxon", "sd_diff", "seeds_needed", "prob_improvement",
+               "prob_improvement_low", "prob_improvement_high", "notes"]  # fmt: skip
     return summary[summary["agent"] != results.baseline][columns].reset_index(drop=True)

@@ -494,6 +494,21 @@ def _ope_figures(data: dict[str, Any]) -> list[Figure]:
     return figures + _ope_coverage_figures(data["coverage"]) if "coverage" in data else figures
 
 
+# --------------------------------------------------------------------------- verdicts
+
+
+def _measure_verdicts(quick: bool, out: Path) -> dict[str, Any]:
+    from experiments.bench.verdicts import coverage_study
+
+    return coverage_study(100 if quick else 1000)
+
+
+def _verdicts_figures(data: dict[str, Any]) -> list[Figure]:
+    from experiments.bench.verdicts import figure_rows
+
+    return [Figure("verdicts", *row) for row in figure_rows(data)]
+
+
 GROUPS: dict[str, Group] = {
     group.name: group
     for group in (
@@ -523,6 +538,8 @@ GROUPS: dict[str, Group] = {
         Group("ope", "promosim ope validate, 20 seeds, the estimators' timing "
               "(experiments.bench.ope) and the intervals' coverage "
               "(experiments.bench.ope_coverage), ~25 min", _measure_ope, _ope_figures),
+        Group("verdicts", "coverage of every interval the report prints, n = 3, 5, 10, 30 "
+              "(experiments.bench.verdicts), ~6 min", _measure_verdicts, _verdicts_figures),
     )
 }  # fmt: skip
 
