@@ -354,6 +354,33 @@ def _experiment_figures(data: dict[str, Any]) -> list[Figure]:
     ]  # fmt: skip
 
 
+def _measure_abtest(quick: bool, out: Path) -> dict[str, Any]:
+    from experiments.bench.abtest import bench_abtest
+
+    return {"cases": bench_abtest(tests=200 if quick else 2000)}
+
+
+def _abtest_figures(data: dict[str, Any]) -> list[Figure]:
+    figures = []
+    for case in data["cases"]:
+        rate, power = case["false_positive"], case["power"]
+        setting = (f"A/B test, {case['market']}, {case['design']} design (MDE {case['mde']:.0%}, "
+                   f"window <= {case['window_max']} of 52), {case['tests']:,} tests")
+        figures.append(Figure(
+            "abtest", f"{setting}: A/A false-positive rate",
+            f"{rate['rate']:.3f} [{rate['ci_low']:.3f}, {rate['ci_high']:.3f}] (exact 95 % CI)",
+            f"alpha {case['alpha']}", "alpha +- 0.01", bool(case["meets_alpha"]),
+        ))
+        figures.append(Figure(
+            "abtest", f"{setting}: power at the MDE",
+            f"achieved {power['rate']:.3f} [{power['ci_low']:.3f}, {power['ci_high']:.3f}]; "
+            f"planned {case['planned_power']:.3f}; cap bound in {case['capped_share']:.0%}",
+            "planned power (mean of the tests' reports)", "within 0.05 of planned",
+            bool(case["meets_power"]),
+        ))
+    return figures  # fmt: skip
+
+
 # --------------------------------------------------------------------------- OPE
 
 
@@ -426,6 +453,8 @@ GROUPS: dict[str, Group] = {
         Group("experiment", "baseline-comparison with --jobs 1 and 2, and a kill-and-resume "
               "(experiments.bench.experiment), ~25 min", _measure_experiment,
               _experiment_figures),
+        Group("abtest", "A/B test: A/A false-positive rate and power at the MDE on every "
+              "preset (experiments.bench.abtest), ~3 min", _measure_abtest, _abtest_figures),
         Group("ope", "promosim ope validate, 20 seeds, and the estimators' timing "
               "(experiments.bench.ope), ~10 min", _measure_ope, _ope_figures),
     )
