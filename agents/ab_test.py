@@ -5,45 +5,56 @@ give each cohort one arm (a constant action) for a few periods, test whether a
 challenger beats the control (the status quo), then give every customer the winner for
 the rest of the horizon. Each evaluation episode is one fresh test.
 
-**Design.** Arm 0 is the control; with ``K`` arms the env is reset with ``K`` cohorts
-(:class:`sim.tasks.env.MarketEnv`, *Customer cohorts*) and cohort ``k`` gets arm ``k``. Period
-``t``'s profits ``Y_{k,t}`` are paired by period: the difference
-``D_{k,t} = Y_{k,t} - Y_{0,t}`` removes what the cohorts share (season, competitor),
-so the test is a one-sample t-test on ``D_k`` (a paired t-test).
+**Design.** Arm 0 is the control. With ``K`` arms and ``C`` cohorts per arm
+(``cohorts_per_arm``, default 4) the env is reset with ``K C`` cohorts
+(:class:`sim.tasks.env.MarketEnv`, *Customer cohorts*: random equal splits of every
+segment) and cohorts ``kC .. kC + C - 1`` get arm ``k``. The unit of randomisation is the
+cohort, so the test compares cohorts: ``\bar Y_{k,c}``, cohort ``c``'s mean profit per
+period over the test periods, and for challenger ``k`` the two-sample t-test of
+``\bar Y_{k,.}`` against ``\bar Y_{0,.}`` (pooled variance, ``2C - 2`` degrees of freedom,
+``scipy.stats.ttest_ind``). What the cohorts share (season, competitor) cancels in the
+difference of arm means; how one cohort's periods correlate (its own churn state: who
+lapsed stays lapsed for a while) is inside its mean, so the test holds its level whatever
+that correlation. (A paired t-test on per-period differences of one cohort per arm takes
+the periods as independent, and with churn rejected a true A/A in 6 to 13 % of tests at
+``alpha = 5 %``.)
 
 **Pilot and power analysis.** The first ``n_0`` periods (the pilot) estimate the control's
-mean profit per period ``\bar Y_0`` and each difference's standard deviation ``s_k``. The
-minimum detectable effect is a relative lift in profit, ``\delta = mde \cdot |\bar Y_0|``,
-so the standardised effect of challenger ``k`` is Cohen's ``d_k = \delta / s_k``. The test
-then runs the smallest whole number of paired periods ``n`` at which it reaches the
-target power ``1 - \beta``,
+mean profit per cohort and period ``\bar Y_0`` and the variance ``s^2`` of one cohort's
+profit in one period around its arm's mean in that period (pooled over arms, cohorts and
+periods: ``2 n_0 (C - 1)`` degrees of freedom for a comparison). The minimum detectable
+effect is a relative lift, ``\delta = mde \cdot |\bar Y_0|``, and ``d = \delta / s``. A
+cohort's mean over ``n`` periods has variance ``s^2 r_n / n``, where ``r_n``
+(:func:`window_variance_ratio`) comes from the retention model: the pilot is too short to
+show how a cohort's periods correlate, the churn and reactivation rates are not (``r_n``
+is 1 without churn and reaches 1.9 at 22 periods on the default market). The test runs
+the smallest ``n`` at which the t-test on cohort means reaches the target power at the MDE,
 
-.. math::  1 - \beta \le P\big(t_{n-1}(\lambda = d \sqrt n) > t_{n-1, 1 - \alpha'}\big)
+.. math::  1 - \beta \le P\big(t_{2C-2}(\lambda = d \sqrt{n / r_n} \sqrt{C / 2}) >
+           t_{2C-2, 1 - \alpha'}\big)
 
-(one-sided; two-sided uses both tails), that is ``ceil`` of
-``statsmodels.stats.power.TTestPower().solve_power(effect_size=d, alpha=alpha', power=1 - beta)``.
-With ``m = K - 1`` challengers the sizing uses the Bonferroni level ``\alpha' = \alpha / m``
-and the largest ``n`` over the challengers. ``n`` is clipped to
-``[2, floor(max_test_share \cdot T) - n_0]``: the pilot and the test together (the
-*window*) never take more than ``max_test_share`` of the horizon.
+(one-sided; two-sided uses both tails; ``statsmodels.stats.power.TTestIndPower``). With
+``m = K - 1`` challengers the sizing uses the Bonferroni level ``\alpha' = \alpha / m`` and
+the largest ``n`` over the challengers. ``n`` is clipped to ``[1, floor(max_test_share
+\cdot T) - n_0]``: the pilot and the test together (the *window*) never take more than
+``max_test_share`` of the horizon. **The cap** binds whenever the MDE needs more periods
+than that; the report then says so (``capped``, with ``required_periods`` and the lower
+``planned_power``), and :func:`summarize_reports` gives the share of capped tests.
 
-The pilot's periods are **not** reused in the test. Reusing them lets a pilot that
-happened to underestimate the variance both shorten the test and inflate its t
-statistic: with a 4-period pilot, 7.8 % false positives at ``alpha = 5 %`` (measured on
-2,000 simulated tests); on fresh periods the rate is ``alpha`` (the tests check it). A
-short pilot also costs power: a variance from a few periods falls short of the truth
-about as often as not, and the power lost then outweighs the power gained otherwise, so
-the realised power at the MDE is about 0.7 for a planned 0.8 after 4 pilot periods, and
-0.78 after 12 (simulated).
+The **planned power** is the power at the MDE, not at the effect the test went on to
+estimate, and allows for ``s^2`` being an estimate (:func:`expected_power`): the power at
+the point estimate overstates it, because a test is sized short exactly when the pilot
+underestimated the variance. The pilot's periods are **not** reused in the test (reusing
+them lets an underestimated variance both shorten the test and inflate its statistic).
 
-**Decision.** After the ``n`` test periods, for each challenger
-``t_k = \bar D_k / (s_k / \sqrt n)`` with ``n - 1`` degrees of freedom (the paired
-t-test of ``scipy.stats.ttest_rel``), ``H_1: E[D_k] > 0`` by default
-(``alternative="larger"``: only a better challenger would be rolled out) or
-``E[D_k] \ne 0``. The p-values are corrected for ``m`` comparisons by Holm's step-down
-(the adjustment of ``statsmodels.stats.multitest.multipletests(method="holm")``), which
-keeps the family-wise error at ``\alpha``. The winner is the significant challenger with
-the largest mean profit (its lift positive); with none, the control stays.
+**Decision.** After the ``n`` test periods, each challenger's p-value (``H_1``: the
+challenger earns more, ``alternative="larger"``, by default: only a better challenger would
+be rolled out; or a difference either way) is corrected for ``m`` comparisons by Holm's
+step-down (the adjustment of ``statsmodels.stats.multitest.multipletests(method="holm")``),
+which keeps the family-wise error at ``\alpha``. The winner is the significant challenger
+with the largest mean profit (its lift positive); with none, the control stays. Measured by
+``experiments/bench/abtest.py`` (``promosim bench all --only abtest``): the A/A rate and
+the achieved power at the MDE on every shipped market.
 
 **What the test cost** (:class:`ABTestReport`): the realised profit of all cohorts over
 the window (pilot and test) against the expected profit over the same periods of the
@@ -61,6 +72,7 @@ starts a fresh test from nothing (:meth:`ABTest.begin_episode`).
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections import Counter
@@ -83,24 +95,26 @@ from agents.baselines import (
 from sim import oracles
 from sim.logs.errors import InputError
 from sim.market.core import MarketAction, MarketParameters
-from sim.tasks.env import MarketEnv, discrete_indices
+from sim.tasks.env import MarketEnv, cohort_parameters, discrete_indices
 
 Alternative = Literal["larger", "two-sided"]
 
 
-# -- the statistics, on a matrix of per-period profits -----------------------------------
+# -- the statistics, on per-period profits of every cohort --------------------------------
 
 
 @dataclass(frozen=True)
 class PowerPlan:
     """The number of test periods a power analysis chose after the pilot.
 
-    :ivar effect_size: Cohen's ``d`` of the paired differences at the MDE, per challenger.
+    :ivar effect_size: per challenger, the MDE over the standard deviation of one cohort's
+        profit in one period, ``d_k = delta / sigma_k`` (a cohort mean over ``n`` periods
+        has ``d_k sqrt(n)``).
     :ivar required_periods: test periods the power analysis asks for (``inf`` when no
         number would do: a zero control profit).
     :ivar test_periods: periods the test runs after the pilot.
-    :ivar planned_power: the power at ``test_periods`` for the weakest comparison (below
-        the target when capped).
+    :ivar planned_power: the power at the MDE at ``test_periods`` for the weakest
+        comparison (below the target when capped).
     :ivar capped: True when the horizon share cut the test below ``required_periods``.
     """
 
@@ -111,45 +125,103 @@ class PowerPlan:
     capped: bool
 
 
-def paired_effect_sizes(pilot_profit: np.ndarray, mde: float) -> np.ndarray:
-    """Cohen's ``d_k = mde |mean Y_0| / sd(Y_k - Y_0)`` per challenger, from ``(n_0, K)``
-    pilot profits (column 0 the control). ``inf`` where the differences have no spread."""
-    control = pilot_profit[:, 0]
-    differences = pilot_profit[:, 1:] - control[:, None]
-    spread = differences.std(axis=0, ddof=1)
-    effect = mde * abs(float(control.mean()))
+def by_arm(profit: np.ndarray, arms: int) -> np.ndarray:
+    """``(n, K C)`` per-period cohort profits as ``(n, K, C)``: cohorts ``kC .. kC + C - 1``
+    are arm ``k``'s (the layout :meth:`ABTest.predict` acts on)."""
+    profit = np.asarray(profit, dtype=float)
+    return profit.reshape(profit.shape[0], arms, profit.shape[1] // arms)
+
+
+def within_arm_variance(profit: np.ndarray) -> np.ndarray:
+    """Per arm, the variance of one cohort's profit in one period around its arm's mean in
+    that period, pooled over the periods: ``s_k^2 = mean_t var_c(Y_{k,c,t})`` (``ddof=1``)
+    from ``(n, K, C)`` profits. What the periods share (season, competitor) drops out."""
+    return profit.var(axis=2, ddof=1).mean(axis=0)
+
+
+def cohort_effect_sizes(pilot_profit: np.ndarray, mde: float) -> np.ndarray:
+    """``d_k = mde |mean Y_0| / sqrt((s_0^2 + s_k^2) / 2)`` per challenger from ``(n_0, K,
+    C)`` pilot profits (arm 0 the control; ``mean Y_0`` per cohort and period). ``inf``
+    where the cohorts have no spread."""
+    variance = within_arm_variance(pilot_profit)
+    spread = np.sqrt((variance[0] + variance[1:]) / 2.0)
+    effect = mde * abs(float(pilot_profit[:, 0].mean()))
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(spread > 0, effect / spread, np.inf if effect > 0 else 0.0)
 
 
-def required_periods(
-    effect_size: float, alpha: float, power: float, alternative: str, search_up_to: int
+def cohort_power(
+    effect_size: Any, periods: Any, per_arm: int, alpha: float, alternative: str
+) -> np.ndarray:
+    """Power at the MDE of the two-sample t-test on cohort means over ``periods`` (effective)
+    periods: ``TTestIndPower().power(d sqrt(n), nobs1=C, ratio=1)``, ``2C - 2`` degrees of
+    freedom."""
+    from statsmodels.stats.power import TTestIndPower
+
+    standardised = effect_size * np.sqrt(np.asarray(periods, dtype=float))
+    return np.asarray(
+        TTestIndPower().power(standardised, per_arm, alpha, ratio=1.0, alternative=alternative)
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def standardised_effect_needed(
+    per_arm: int, alpha: float, power: float, alternative: str
 ) -> float:
-    """The smallest whole number ``n >= 2`` of paired periods at which the t-test reaches
-    ``power``: ``ceil(TTestPower().solve_power(...))``.
+    """The standardised effect ``D`` (difference of arm means over the standard deviation of
+    a cohort mean) at which the two-sample t-test with ``C`` cohorts an arm reaches
+    ``power``: ``TTestIndPower().solve_power(nobs1=C, ratio=1)``; ``inf`` if none does."""
+    from statsmodels.stats.power import TTestIndPower
 
-    Found by evaluating ``TTestPower().power`` at every ``n`` up to ``search_up_to`` at once
-    (exact, and a hundredth of the root search's time, which adds up over many tests);
-    beyond it by ``solve_power``. No effect gives ``inf``.
-    """
-    from statsmodels.stats.power import TTestPower
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a failed root search returns nan, handled below
+        needed = TTestIndPower().solve_power(
+            effect_size=None, nobs1=per_arm, alpha=alpha, power=power, ratio=1.0,
+            alternative=alternative,
+        )  # fmt: skip
+    needed = float(np.asarray(needed).reshape(-1)[0])
+    return needed if math.isfinite(needed) and needed > 0 else math.inf
 
+
+def required_periods(
+    effect_size: float,
+    per_arm: int,
+    alpha: float,
+    power: float,
+    alternative: str,
+    effective_periods: np.ndarray,
+) -> float:
+    """The smallest whole number ``n >= 1`` of test periods at which the cohort test reaches
+    ``power`` at the MDE (:func:`cohort_power`). ``effective_periods[n - 1]`` is what ``n``
+    periods are worth (:func:`effective_periods`); power grows with ``d sqrt(n_eff)``, so the
+    answer is the first ``n`` with ``d sqrt(n_eff) >= D`` (:func:`standardised_effect_needed`).
+    Beyond the table, ``n = ceil((D / d)^2 n / n_eff)`` at its last entry. No effect gives
+    ``inf``."""
     if not effect_size > 0:
         return math.inf
     if math.isinf(effect_size):
-        return 2.0
-    analysis = TTestPower()
-    candidates = np.arange(2, max(search_up_to, 2) + 1)
-    reached = analysis.power(effect_size, candidates, alpha, alternative=alternative) >= power
+        return 1.0
+    needed = standardised_effect_needed(per_arm, alpha, power, alternative)
+    if math.isinf(needed):
+        return math.inf
+    reached = effect_size * np.sqrt(effective_periods) >= needed * (1 - 1e-12)
     if reached.any():
-        return float(candidates[np.argmax(reached)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a failed root search returns nan, handled below
-        periods = analysis.solve_power(
-            effect_size=effect_size, nobs=None, alpha=alpha, power=power, alternative=alternative
-        )
-    periods = float(np.asarray(periods).reshape(-1)[0])
-    return float(math.ceil(periods)) if math.isfinite(periods) else math.inf
+        return float(np.argmax(reached) + 1)
+    last = effective_periods.size
+    inflation = last / effective_periods[-1] if last else 1.0
+    return float(max(math.ceil((needed / effect_size) ** 2 * inflation - 1e-9), last + 1))
+
+
+def effective_periods(max_test_periods: int, variance_ratio: np.ndarray | None) -> np.ndarray:
+    """``n / r_n`` for ``n = 1 .. max_test_periods``: ``n`` test periods estimate a cohort's
+    mean as well as ``n / r_n`` independent ones, where ``r_n`` (``variance_ratio[n]``,
+    :func:`window_variance_ratio`) is the variance of the cohort's total over the ``n``
+    periods over ``n`` times the variance of one pilot period; ``r_n = 1`` (None) when
+    periods are independent."""
+    n = np.arange(1, max(max_test_periods, 1) + 1, dtype=float)
+    if variance_ratio is None:
+        return n
+    return n / np.asarray(variance_ratio, dtype=float)[1 : n.size + 1]
 
 
 def plan_test(
@@ -159,38 +231,64 @@ def plan_test(
     power: float,
     alternative: str,
     max_test_periods: int,
+    variance_ratio: np.ndarray | None = None,
 ) -> PowerPlan:
-    """Size the test from ``(n_0, K)`` pilot profits (see the module docstring).
+    """Size the test from ``(n_0, K, C)`` pilot profits (see the module docstring).
 
     The sizing level is Bonferroni's ``alpha / (K - 1)``; the test periods are the largest
-    requirement over the challengers, clipped to ``[2, max_test_periods]``.
+    requirement over the challengers, clipped to ``[1, max_test_periods]``; the planned
+    power is the power at the MDE of the weakest comparison at those periods
+    (:func:`expected_power`). ``variance_ratio[n]`` scales the pilot's per-period variance
+    to that of an ``n``-period total (:func:`effective_periods`).
     """
-    from statsmodels.stats.power import TTestPower
-
+    per_arm = pilot_profit.shape[2]
     sizing_alpha = alpha / (pilot_profit.shape[1] - 1)
-    effect_sizes = paired_effect_sizes(pilot_profit, mde)
+    effect_sizes = cohort_effect_sizes(pilot_profit, mde)
+    worth = effective_periods(max_test_periods, variance_ratio)
     needed = max(
-        required_periods(d, sizing_alpha, power, alternative, max_test_periods)
+        required_periods(d, per_arm, sizing_alpha, power, alternative, worth)
         for d in effect_sizes
     )
     periods = int(min(needed, max_test_periods))
     weakest = float(effect_sizes.min())
+    variance_df = 2 * pilot_profit.shape[0] * (per_arm - 1)
     planned_power = (
-        float(TTestPower().power(weakest, periods, sizing_alpha, alternative=alternative))
+        expected_power(weakest, variance_df, worth[periods - 1], per_arm, sizing_alpha,
+                       alternative)  # fmt: skip
         if 0 < weakest < math.inf
         else float(weakest > 0)
     )
     return PowerPlan(effect_sizes, needed, periods, planned_power, needed > periods)
 
 
+#: Quantiles of the variance estimate's distribution the planned power averages over.
+_POWER_QUANTILES = (np.arange(64) + 0.5) / 64
+
+
+def expected_power(
+    effect_size: float, variance_df: int, periods: float, per_arm: int, alpha: float,
+    alternative: str,
+) -> float:
+    r"""Power at the MDE allowing for the pilot's variance being an estimate: with ``s^2``
+    on ``nu`` degrees of freedom, ``sigma^2 = s^2 nu / q`` with ``q ~ chi^2_nu``, so the
+    true standardised MDE is ``d sqrt(q / nu)``; the power averaged over 64 equally likely
+    quantiles of ``q``. The power at the point estimate ``d`` would overstate it: the test is
+    sized where the estimate says the power is enough, which is more often where the
+    variance was underestimated."""
+    from scipy import stats
+
+    scale = np.sqrt(stats.chi2.ppf(_POWER_QUANTILES, variance_df) / variance_df)
+    return float(cohort_power(effect_size * scale, periods, per_arm, alpha, alternative).mean())
+
+
 @dataclass(frozen=True)
 class ArmComparison:
     """The comparison of every challenger with the control over the test periods.
 
-    :ivar p_values: raw one-sample t-test p-values of ``D_k``, per challenger.
+    :ivar p_values: raw two-sample t-test p-values on cohort means, per challenger.
     :ivar adjusted_p_values: Holm-adjusted p-values.
-    :ivar lift: relative mean lift ``mean D_k / |mean Y_0|`` per challenger.
-    :ivar winner: column of the winning arm (0: the control stays).
+    :ivar lift: relative mean lift ``(mean Y_k - mean Y_0) / |mean Y_0|`` per challenger.
+    :ivar winner: arm of the winner (0: the control stays).
     """
 
     p_values: np.ndarray
@@ -199,25 +297,32 @@ class ArmComparison:
     winner: int
 
 
-def paired_p_values(profit: np.ndarray, alternative: str) -> np.ndarray:
-    r"""p-values of the paired t-test of every challenger against the control on ``(n, K)``
-    per-period profits: ``t_k = \bar D_k / (s_k / \sqrt n)`` on ``n - 1`` degrees of
-    freedom, ``p = P(t_{n-1} > t_k)`` (``"larger"``) or ``P(|t_{n-1}| > |t_k|)``.
+def cohort_p_values(profit: np.ndarray, alternative: str) -> np.ndarray:
+    r"""p-values of the two-sample t-test of every challenger against the control on the
+    cohorts' mean profits over the test periods, from ``(n, K, C)`` per-period profits:
+    with ``\bar Y_{k,c}`` cohort ``c``'s mean, ``t_k = (\bar Y_k - \bar Y_0) / (s_p
+    \sqrt{2 / C})``, ``s_p^2`` the pooled variance of the cohort means of both arms, on
+    ``2C - 2`` degrees of freedom; ``p = P(t > t_k)`` (``"larger"``) or ``P(|t| > |t_k|)``.
 
-    The values of ``scipy.stats.ttest_rel`` (the tests check it), for all challengers in
-    one vectorised step. Differences without spread give ``t = +-inf`` by their sign
-    (0 when they are all 0).
+    The values of ``scipy.stats.ttest_ind(equal_var=True)`` (the tests check it), for all
+    challengers in one vectorised step. Cohorts are the units of randomisation, so how a
+    cohort's periods are correlated (its own churn state) does not bias the test. Means
+    without spread give ``t = +-inf`` by their sign (0 when equal).
     """
     from scipy import stats
 
-    differences = profit[:, 1:] - profit[:, [0]]
-    periods = differences.shape[0]
+    means = profit.mean(axis=0)  # (K, C)
+    per_arm = means.shape[1]
+    variance = means.var(axis=1, ddof=1)
+    difference = means[1:].mean(axis=1) - means[0].mean()
+    scale = np.sqrt((variance[0] + variance[1:]) / 2.0 * 2.0 / per_arm)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = differences.mean(axis=0) / (differences.std(axis=0, ddof=1) / math.sqrt(periods))
+        t = difference / scale
     t = np.nan_to_num(t, nan=0.0, posinf=np.inf, neginf=-np.inf)
+    df = 2 * per_arm - 2
     if alternative == "larger":
-        return stats.t.sf(t, periods - 1)
-    return np.minimum(2.0 * stats.t.sf(np.abs(t), periods - 1), 1.0)
+        return stats.t.sf(t, df)
+    return np.minimum(2.0 * stats.t.sf(np.abs(t), df), 1.0)
 
 
 def holm_adjusted(p_values: np.ndarray) -> np.ndarray:
@@ -238,22 +343,124 @@ def holm_adjusted(p_values: np.ndarray) -> np.ndarray:
 
 
 def compare_with_control(profit: np.ndarray, alpha: float, alternative: str) -> ArmComparison:
-    """Test every challenger against the control on ``(n, K)`` per-period profits.
+    """Test every challenger against the control on ``(n, K, C)`` per-period profits.
 
     Holm's correction over the ``K - 1`` p-values (:func:`holm_adjusted`); the winner is
     the significant challenger with a positive lift and the largest mean profit, else the
     control (0).
     """
-    control = profit[:, 0]
-    p_values = paired_p_values(profit, alternative)
+    control = float(profit[:, 0].mean())
+    p_values = cohort_p_values(profit, alternative)
     adjusted = holm_adjusted(p_values)
-    mean_difference = (profit[:, 1:] - control[:, None]).mean(axis=0)
-    lift = mean_difference / max(abs(float(control.mean())), 1e-12)
+    mean_difference = profit[:, 1:].mean(axis=(0, 2)) - control
+    lift = mean_difference / max(abs(control), 1e-12)
     candidates = np.flatnonzero((adjusted <= alpha) & (mean_difference > 0))
     winner = 0
     if candidates.size:
         winner = 1 + int(candidates[np.argmax(mean_difference[candidates])])
     return ArmComparison(p_values, adjusted, lift, winner)
+
+
+@dataclass(frozen=True)
+class Design:
+    """What one test decided from its window's profits: its plan and its comparison."""
+
+    plan: PowerPlan
+    comparison: ArmComparison
+    pilot: int
+
+    @property
+    def window(self) -> int:
+        """The pilot and the test periods."""
+        return self.pilot + self.plan.test_periods
+
+
+def run_design(
+    profit: np.ndarray,
+    pilot: int,
+    max_test_periods: int,
+    mde: float,
+    alpha: float,
+    power: float,
+    alternative: str,
+    variance_ratio: np.ndarray | None = None,
+) -> Design:
+    """The whole test on ``(n, K, C)`` profits of at least ``pilot + max_test_periods``
+    periods (or the window the plan asks for): size from the first ``pilot`` periods, test
+    on the ``test_periods`` after them (the pilot is not reused). :meth:`ABTest.observe`
+    takes the same steps as the periods arrive; with actions fixed over the window, this is
+    the same test on a recorded window (the benchmark uses it). ``variance_ratio``: as
+    for :func:`plan_test`."""
+    plan = plan_test(
+        profit[:pilot], mde, alpha, power, alternative, max_test_periods, variance_ratio
+    )
+    test = profit[pilot : pilot + plan.test_periods]
+    return Design(plan, compare_with_control(test, alpha, alternative), pilot)
+
+
+def window_variance_ratio(
+    params: MarketParameters, action: MarketAction, horizon: int, pilot: int
+) -> np.ndarray:
+    r"""``r_n`` for ``n = 0 .. horizon - pilot``: the variance of one cohort's profit summed
+    over the ``n`` periods after the pilot, over ``n`` times its mean variance in one pilot
+    period, in the cohort market ``params`` under ``action`` held constant (``r_0 = 1``).
+
+    The retention model (what a CRM knows) supplies what a few pilot periods cannot show:
+    how a cohort's periods correlate. Each customer is a two-state chain (active, lapsed;
+    leaving with the churn rate ``c``, returning with the reactivation chance ``g_t``), all
+    active at the start, so with ``p_t`` the chance of being active,
+    ``Cov(X_t, X_u) = p_t (1 - p_t) \prod_{v=t}^{u-1} (1 - c - g_v)``, and a segment's
+    profit moves with its active customers at ``m_t`` (expected margin per active
+    customer). Sales add their own variance every period: ``sum (P - c)^2 Var(units)``
+    (Poisson, or negative binomial). Means come from the certainty-equivalent path
+    (:mod:`sim.oracles`). What all cohorts share (season, competitor) is left out: it does
+    not enter the difference between cohorts. Without churn ``r_n = 1`` up to the drift
+    of the sales variance over time.
+    """
+    from sim.market import equations as eq
+    from sim.market.core import expected_units, initial_state
+
+    n_seg = params.n_segments
+    state = initial_state(params, 1)
+    sales = np.empty(horizon)
+    per_customer = np.zeros((horizon, n_seg))
+    active_share = np.ones((horizon, n_seg))
+    persistence = np.ones((horizon, n_seg))
+    for t in range(horizon):
+        mu, price, adstock, index = expected_units(params, state, action)
+        margin = price - params.unit_cost
+        spread = mu if params.dispersion is None else mu + mu**2 / params.dispersion
+        sales[t] = float((margin**2 * spread).sum())
+        active = state.active[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_customer[t] = np.where(active > 0, (margin * mu).sum(axis=2)[0] / active, 0.0)
+        active_share[t] = active / np.maximum(params.population, 1e-12)
+        if params.effects.churn:
+            saturation = eq.hill(adstock, params.hill_exponent, params.hill_half_saturation)
+            comeback = eq.reactivation_probability(
+                params.reactivation_rate, params.reactivation_ad_boost, saturation
+            )
+            persistence[t] = np.clip(1.0 - params.churn_rate - comeback[0], 1e-12, 1.0)
+        state = oracles.expected_transition(params, state, price, adstock, index)
+    covariance = np.diag(sales)
+    if params.effects.churn:
+        log_decay = np.concatenate([np.zeros((1, n_seg)), np.cumsum(np.log(persistence), 0)])
+        first, last = np.minimum.outer(*[np.arange(horizon)] * 2), np.maximum.outer(
+            *[np.arange(horizon)] * 2
+        )
+        variance = params.population * active_share * (1.0 - active_share)  # (T, S)
+        decay = np.exp(log_decay[last] - log_decay[first])  # (T, T, S)
+        covariance = covariance + np.einsum(
+            "ts,us,tus,tus->tu", per_customer, per_customer, variance[first], decay
+        )
+    pilot_variance = float(np.mean(np.diag(covariance)[:pilot]))
+    window = covariance[pilot:, pilot:]
+    totals = np.cumsum(np.cumsum(window, axis=0), axis=1).diagonal()  # sum of the n x n block
+    n = np.arange(1, window.shape[0] + 1)
+    ratio = np.ones(window.shape[0] + 1)
+    if pilot_variance > 0:
+        ratio[1:] = totals / (n * pilot_variance)
+    return ratio
 
 
 # -- the per-episode report --------------------------------------------------------------
@@ -271,6 +478,8 @@ class ABTestReport:
     """
 
     arms: list[int]
+    cohorts_per_arm: int
+    mde: float
     pilot_periods: int
     required_periods: float
     test_periods: int
@@ -371,6 +580,15 @@ class ABTestConfig(BaseModel):
             "price in Pricing, a 10 % coupon in Promotion"
         ),
     )
+    cohorts_per_arm: int = Field(
+        4,
+        ge=2,
+        le=32,
+        description=(
+            "cohorts randomised to each arm; the test compares cohort means (2C - 2 "
+            "degrees of freedom), so it holds its level however a cohort's periods correlate"
+        ),
+    )
     alpha: float = Field(0.05, gt=0, lt=0.5, description="family-wise significance level")
     power: float = Field(0.8, gt=0, lt=1, description="target power at the MDE")
     mde: float = Field(
@@ -429,7 +647,8 @@ class ABTest(Agent):
     def __init__(self, **hyperparameters: Any) -> None:
         super().__init__(**hyperparameters)
         arms = self.config.arms
-        self.cohorts = len(arms) if isinstance(arms, list) else 2
+        self.n_arms = len(arms) if isinstance(arms, list) else 2
+        self.cohorts = self.n_arms * self.config.cohorts_per_arm
         self.arm_indices: np.ndarray | None = None  # (K,) into the ArmSet
         self.arm_levels: np.ndarray | None = None  # (K, n) grid levels
         self.arm_actions: np.ndarray | None = None  # (K, n) env actions
@@ -438,6 +657,7 @@ class ABTest(Agent):
         self._market: MarketEnv | None = None
         self._twin: MarketEnv | None = None  # the market in the discrete style
         self._oracle_cache: tuple[MarketParameters, MarketAction] | None = None
+        self._variance_ratio: np.ndarray | None = None  # r_n of the bound market
         self._begin()
 
     # -- arms ----------------------------------------------------------------------
@@ -451,10 +671,15 @@ class ABTest(Agent):
         self.arm_indices = indices
         self.arm_levels = arm_set.actions[indices]
         self.arm_actions = np.stack([grid_env_action(market, lv) for lv in self.arm_levels])
-        self.cohorts = len(indices)
+        self.n_arms = len(indices)
+        self.cohorts = self.n_arms * self.config.cohorts_per_arm
         self.horizon = market.horizon
         self._market, self._twin = market, twin
-        self.window_budget()  # reject a horizon too short for any test now, not mid-episode
+        pilot, _ = self.window_budget()  # reject a horizon too short now, not mid-episode
+        self._variance_ratio = window_variance_ratio(
+            cohort_parameters(market.params, self.cohorts),
+            twin.to_market_action(self.arm_levels[0]), market.horizon, pilot,
+        )  # fmt: skip
 
     def _choose_arms(self, twin: MarketEnv, arm_set: ArmSet, control: int) -> np.ndarray:
         """Arm indices into ``arm_set``, the control (the status quo ``control``, or the
@@ -519,7 +744,7 @@ class ABTest(Agent):
         if self.arm_actions is None:
             raise InputError("agent 'ab-test' has not been set up for an env; call learn(env)")
         if self._winner is None:
-            return self.arm_actions.copy()
+            return np.repeat(self.arm_actions, self.config.cohorts_per_arm, axis=0)
         return np.repeat(self.arm_actions[self._winner][None, :], self.cohorts, axis=0)
 
     def observe(
@@ -544,14 +769,14 @@ class ABTest(Agent):
         config = self.config
         if periods == pilot:
             self._plan = plan_test(
-                np.asarray(self._profits), config.mde, config.alpha, config.power,
-                config.alternative, max_test,
+                by_arm(np.asarray(self._profits), self.n_arms), config.mde, config.alpha,
+                config.power, config.alternative, max_test, self._variance_ratio,
             )  # fmt: skip
         if self._plan is not None and periods == pilot + self._plan.test_periods:
-            self._decide(np.asarray(self._profits), pilot)
+            self._decide(by_arm(np.asarray(self._profits), self.n_arms), pilot)
 
     def _decide(self, profit: np.ndarray, pilot: int) -> None:
-        """Test on the periods after the pilot, roll out the winner, report."""
+        """Test on the ``(n, K, C)`` periods after the pilot, roll out the winner, report."""
         assert self._plan is not None and self.arm_indices is not None
         assert self.arm_levels is not None
         outcome = compare_with_control(profit[pilot:], self.config.alpha, self.config.alternative)
@@ -561,6 +786,8 @@ class ABTest(Agent):
         self.reports.append(
             ABTestReport(
                 arms=self.arm_indices.tolist(),
+                cohorts_per_arm=self.config.cohorts_per_arm,
+                mde=self.config.mde,
                 pilot_periods=pilot,
                 required_periods=plan.required_periods,
                 test_periods=plan.test_periods,
@@ -661,4 +888,5 @@ class ABTest(Agent):
         self.arm_indices, self.arm_levels = indices, levels
         self.arm_actions = actions if discrete else actions.astype(space.dtype)
         self.horizon = int(state_array(arrays, "horizon", kind="int", shape=(), minimum=1))
-        self.cohorts = arms
+        self.n_arms = arms
+        self.cohorts = arms * self.config.cohorts_per_arm

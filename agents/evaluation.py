@@ -5,6 +5,17 @@ interface, so a fixed price, the A/B test, a bandit and PPO are measured by the 
 code. Online agents (bandits, the A/B test) start every episode from their learned
 state (:meth:`Agent.begin_episode`), act with their exploration on and update on each
 transition; offline agents act deterministically.
+
+**The same luck for every policy.** In cohort mode (an A/B test) every random draw of a
+period has a cohort axis, so the env consumes its stream in another layout than with one
+cohort. Agents compared with each other therefore run under one cohort layout
+(:func:`cohort_layout`: the A/B test's, when one is among them): a single-action agent
+applies its action to every cohort (``run_episode(..., cohorts=k)``), and on one env seed
+it then sees the same draws as the A/B test. With identical actions in every cohort the
+market is the whole market (each cohort holds ``1 / k`` of every segment; Poisson sales and
+binomial churn add up to the whole market's), so a policy's expected profit does not change;
+its per-seed profit does (another layout of the draws), and with a negative binomial market
+(``dispersion`` set) the noise is smaller, since each cohort draws its own.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ import numpy as np
 from scipy import stats
 
 from agents.base import Agent
+from sim.logs.errors import InputError
 
 #: Per-segment figures of the env's ``info`` that an episode record sums over periods.
 SEGMENT_FIGURES = ("revenue", "units", "margin", "ad_spend", "promotion_cost")
@@ -37,12 +49,37 @@ class Episode:
         return float(self.rewards.sum())
 
 
-def run_episode(env: gym.Env, agent: Agent, seed: int, record: bool = False) -> Episode:
+def cohort_layout(agents: list[Agent]) -> int:
+    """The cohort count every agent of a comparison runs under: 1, or the one count of the
+    agents that split customers (each set up for the env already). Two different counts
+    cannot share one layout: an :class:`InputError` names them."""
+    counts = sorted({agent.cohorts for agent in agents if agent.cohorts > 1})
+    if len(counts) > 1:
+        raise InputError(
+            f"agents split customers into different numbers of cohorts ({counts}); "
+            "compare them in separate experiments or give them one layout"
+        )
+    return counts[0] if counts else 1
+
+
+def run_episode(
+    env: gym.Env, agent: Agent, seed: int, record: bool = False, cohorts: int | None = None
+) -> Episode:
     """One episode of ``agent`` in ``env``, the env reset with ``seed`` (and the agent's
-    exploration seeded with it too, for online agents)."""
+    exploration seeded with it too, for online agents).
+
+    ``cohorts``: the comparison's cohort layout (:func:`cohort_layout`; None: the agent's
+    own). A single-action agent in a layout of ``k > 1`` cohorts acts on the pooled
+    observation and its action goes to every cohort; it observes its own action."""
     agent.setup_for(env)
     agent.begin_episode(seed)
-    options = {"cohorts": agent.cohorts} if agent.cohorts > 1 else None
+    layout = agent.cohorts if cohorts is None else int(cohorts)
+    if agent.cohorts > 1 and layout != agent.cohorts:
+        raise InputError(
+            f"agent '{agent.name}' acts on {agent.cohorts} cohorts, not a layout of {layout}"
+        )
+    broadcast = layout > 1 and agent.cohorts == 1
+    options = {"cohorts": layout} if layout > 1 else None
     observation, _ = env.reset(seed=seed, options=options)
     rewards: list[float] = []
     actions: list[np.ndarray] = []
@@ -50,7 +87,8 @@ def run_episode(env: gym.Env, agent: Agent, seed: int, record: bool = False) -> 
     deterministic = not agent.online
     while True:
         action = agent.predict(observation, deterministic=deterministic)[0]
-        next_observation, reward, terminated, truncated, info = env.step(action)
+        applied = np.repeat(np.asarray(action)[None], layout, axis=0) if broadcast else action
+        next_observation, reward, terminated, truncated, info = env.step(applied)
         agent.observe(observation, action, float(reward), next_observation, info)
         rewards.append(float(reward))
         actions.append(np.asarray(action))

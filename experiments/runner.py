@@ -8,8 +8,13 @@ cluster by address; Ray is imported only on that path).
 **Common random numbers.** Every agent of a scenario and seed is evaluated on the same
 env seeds (:func:`evaluation_seeds`) with the env's common-random-numbers mode, which
 draws each period's demand from a uniform stream that does not depend on the actions
-(:mod:`sim.market.core`), so paired differences between agents measure the policies, not
-the luck of the draw.
+(:mod:`sim.market.crn`), and under one cohort layout (:func:`experiment_cohorts`: the A/B
+test's when the experiment has one; a single-action agent applies its action to every
+cohort, :func:`agents.evaluation.run_episode`), so every agent consumes the stream in
+the same layout and paired differences between agents measure the policies, not the luck
+of the draw. An experiment without an A/B test runs in one cohort, as before; with one,
+every agent's per-seed profits are those of the A/B test's layout (same expected values,
+other draws) and the runs get new keys.
 
 **Resume.** The parent process is the only writer: each result goes into the store in
 one transaction as soon as its run finishes. A rerun skips keys already stored; a kill
@@ -64,12 +69,14 @@ class RunConfig(BaseModel):
     agent: AgentEntry
     seed: int
     evaluation_episodes: int
+    cohorts: int = 1  # the experiment's cohort layout (experiment_cohorts)
 
     @property
     def key(self) -> str:
         """Hash of the resolved config: equal configs share a key, any change makes a new one."""
         # Fields added later are left out while unset, so a store's keys stay valid.
         unset = {"products"} if self.products is None else set()
+        unset |= {"cohorts"} if self.cohorts == 1 else set()
         canonical = json.dumps(self.model_dump(mode="json", exclude=unset), sort_keys=True)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:20]
 
@@ -90,9 +97,43 @@ def resolve_market_name(market: str, base_dir: Path) -> str:
     return str(path.resolve())
 
 
+def experiment_cohorts(config: ExperimentConfig, market: str) -> int:
+    """The cohort layout every run of the experiment evaluates under: the A/B test's cohort
+    count when an agent splits customers (:func:`agents.evaluation.cohort_layout`, each
+    agent set up for the first scenario's env), else 1. Agents that are not valid here
+    count as 1: :func:`check_runs` reports them."""
+    from agents.evaluation import cohort_layout
+    from agents.registry import make_agent
+
+    if not config.scenarios or not config.agents:
+        return 1
+    probe = RunConfig(
+        experiment=config.name, market=market,
+        products=tuple(config.products) if config.products else None,
+        task=config.task, action_style=config.action_style, horizon=config.horizon,
+        max_price_change=config.max_price_change, scenario=config.scenarios[0],
+        agent=config.agents[0], seed=0, evaluation_episodes=config.evaluation_episodes,
+    )  # fmt: skip
+    try:
+        env = build_env(probe)
+    except InputError:
+        return 1  # check_runs names the market or scenario at fault
+    agents = []
+    for entry in config.agents:
+        try:
+            agent = make_agent(entry.agent, **entry.hyperparameters)
+            agent.setup_for(env)
+        except InputError:
+            continue
+        agents.append(agent)
+    return cohort_layout(agents)
+
+
 def expand(config: ExperimentConfig, base_dir: Path) -> list[RunConfig]:
-    """The grid scenario x agent x seed, in that order."""
+    """The grid scenario x agent x seed, in that order, under the experiment's cohort
+    layout (:func:`experiment_cohorts`)."""
     market = resolve_market_name(config.market, base_dir)
+    cohorts = experiment_cohorts(config, market)
     return [
         RunConfig(
             experiment=config.name,
@@ -106,6 +147,7 @@ def expand(config: ExperimentConfig, base_dir: Path) -> list[RunConfig]:
             agent=agent,
             seed=seed,
             evaluation_episodes=config.evaluation_episodes,
+            cohorts=cohorts,
         )
         for scenario in config.scenarios
         for agent in config.agents
@@ -174,7 +216,7 @@ def run_one(run: RunConfig) -> dict[str, Any]:
         agent.learn(env, run.agent.budget, seed=run.seed)
     train_seconds = time.perf_counter() - started
     seeds = evaluation_seeds(run.seed, run.evaluation_episodes)
-    episodes = [run_episode(env, agent, seed, record=True) for seed in seeds]
+    episodes = [run_episode(env, agent, seed, record=True, cohorts=run.cohorts) for seed in seeds]
     oracle, value = oracle_value(env)
     profits = np.array([e.profit for e in episodes])
     rewards = np.mean([e.rewards for e in episodes], axis=0)
@@ -241,9 +283,13 @@ def check_experiment(
         ResultStore.open(out)  # resuming: the store must be one of ours, and whole
     where = f"{config.source}: " if config.source is not None else ""
     try:
-        runs = expand(config, base_dir)
+        resolve_market_name(config.market, base_dir)
     except InputError as error:
         raise InputError(f"{where}key 'market': {error}") from None
+    try:
+        runs = expand(config, base_dir)
+    except InputError as error:
+        raise InputError(f"{where}key 'agents': {error}") from None
     check_runs(config, runs)
     return runs
 

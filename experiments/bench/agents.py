@@ -72,10 +72,12 @@ def _crn(env: MarketEnv) -> MarketEnv:
     return env
 
 
-def _profits(agent: Any, env: MarketEnv, seeds: list[int]) -> np.ndarray:
+def _profits(
+    agent: Any, env: MarketEnv, seeds: list[int], cohorts: int | None = None
+) -> np.ndarray:
     from agents.evaluation import run_episode
 
-    return np.array([run_episode(env, agent, seed).profit for seed in seeds])
+    return np.array([run_episode(env, agent, seed, cohorts=cohorts).profit for seed in seeds])
 
 
 def train_and_evaluate(job: dict[str, Any]) -> dict[str, Any]:
@@ -159,8 +161,10 @@ def measure(seeds: list[int], steps: int, jobs: int, cache: Path | None = None) 
 
     env = stationary_env()
     _, best_fixed = oracle_value(env)
-    thompson = _profits(make_agent("thompson"), env, REGRET_SEEDS)
-    ab_test = _profits(make_agent("ab-test"), env, REGRET_SEEDS)
+    ab_agent = make_agent("ab-test")
+    ab_agent.setup_for(env)  # both on the A/B test's cohort layout: the same draws per seed
+    thompson = _profits(make_agent("thompson"), env, REGRET_SEEDS, ab_agent.cohorts)
+    ab_test = _profits(ab_agent, env, REGRET_SEEDS, ab_agent.cohorts)
     figures["thompson_vs_ab_regret"] = {
         "best_fixed_value": best_fixed,
         "thompson_regret": (best_fixed - thompson).tolist(),

@@ -388,6 +388,33 @@ def _experiment_figures(data: dict[str, Any]) -> list[Figure]:
     ]  # fmt: skip
 
 
+def _measure_abtest(quick: bool, out: Path) -> dict[str, Any]:
+    from experiments.bench.abtest import bench_abtest
+
+    return {"cases": bench_abtest(tests=200 if quick else 2000)}
+
+
+def _abtest_figures(data: dict[str, Any]) -> list[Figure]:
+    figures = []
+    for case in data["cases"]:
+        rate, power = case["false_positive"], case["power"]
+        setting = (f"A/B test, {case['market']}, {case['design']} design (MDE {case['mde']:.0%}, "
+                   f"window <= {case['window_max']} of 52), {case['tests']:,} tests")
+        figures.append(Figure(
+            "abtest", f"{setting}: A/A false-positive rate",
+            f"{rate['rate']:.3f} [{rate['ci_low']:.3f}, {rate['ci_high']:.3f}] (exact 95 % CI)",
+            f"alpha {case['alpha']}", "alpha +- 0.01", bool(case["meets_alpha"]),
+        ))
+        figures.append(Figure(
+            "abtest", f"{setting}: power at the MDE",
+            f"achieved {power['rate']:.3f} [{power['ci_low']:.3f}, {power['ci_high']:.3f}]; "
+            f"planned {case['planned_power']:.3f}; cap bound in {case['capped_share']:.0%}",
+            "planned power (mean of the tests' reports)", "within 0.05 of planned",
+            bool(case["meets_power"]),
+        ))
+    return figures  # fmt: skip
+
+
 # --------------------------------------------------------------------------- OPE
 
 
@@ -540,6 +567,8 @@ GROUPS: dict[str, Group] = {
               "(experiments.bench.ope_coverage), ~25 min", _measure_ope, _ope_figures),
         Group("verdicts", "coverage of every interval the report prints, n = 3, 5, 10, 30 "
               "(experiments.bench.verdicts), ~6 min", _measure_verdicts, _verdicts_figures),
+        Group("abtest", "A/B test: A/A false-positive rate and power at the MDE on every "
+              "preset (experiments.bench.abtest), ~3 min", _measure_abtest, _abtest_figures),
     )
 }  # fmt: skip
 
