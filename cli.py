@@ -652,6 +652,11 @@ def fit_demand_command(
         float,
         typer.Option("--unit-cost-share", help="Unit cost as a share of list price (assumed)."),
     ] = 0.6,
+    products: Annotated[
+        Path | None, typer.Option("--products", help="Product table (product, category).")
+    ] = None,
+    category: Annotated[str | None, typer.Option("--category", help="Price this category.")] = None,
+    top: Annotated[int | None, typer.Option("--top", help="Price the top N by revenue.")] = None,
     as_json: JsonFlag = False,
     reading: ReadOptions | None = None,
 ) -> None:
@@ -662,7 +667,8 @@ def fit_demand_command(
         fitted = fit_market(
             log, segments, out, period=period, holdout=holdout, calendar=calendar,
             columns=reading, unit_cost_share=unit_cost_share,
-            progress=lambda line: status.update(line),
+            progress=lambda line: status.update(line), products=products, category=category,
+            top=top,
         )  # fmt: skip
     summary = fitted.summary()
     for line in summary["warnings"]:
@@ -726,6 +732,63 @@ def render_demand(summary: dict[str, Any]) -> None:
         stdout.print(f"purchase intent: holdout AUC {summary['intent_auc']:.3f}", highlight=False)
     written = [summary["market"]] + ([summary["intent"]] if summary["intent"] else [])
     stdout.print("wrote " + ", ".join(written), highlight=False)
+
+
+@app.command("backtest")
+@reports_input_errors
+def backtest_command(
+    log: Annotated[Path, typer.Argument(help="Transaction log: CSV, TSV, whitespace or Parquet.")],
+    split: Annotated[
+        list[str] | None, typer.Option("--split", help="Split date (repeatable): fit before it.")
+    ] = None,
+    splits: Annotated[
+        int | None, typer.Option("--splits", help="Rolling origins: N splits tiling the log's end.")
+    ] = None,
+    horizon: Annotated[int, typer.Option("--horizon", min=1, help="Test weeks per split.")] = 8,
+    calendar: Annotated[Path | None, typer.Option("--calendar", help="List prices.")] = None,
+    products: Annotated[
+        Path | None, typer.Option("--products", help="Product table (product, category).")
+    ] = None,
+    category: Annotated[str | None, typer.Option("--category", help="Price this category.")] = None,
+    top: Annotated[int | None, typer.Option("--top", help="Price the top N by revenue.")] = None,
+    draws: Annotated[int, typer.Option("--draws", min=20, help="Simulated markets.")] = 400,
+    k: Annotated[int, typer.Option("--k", min=1, help="Segments of the as-of profile.")] = 4,
+    plot: Annotated[Path | None, typer.Option("--plot", help="PNG of actual vs market.")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Backtest the market on held-out weeks against naive forecasts (no look-ahead)."""
+    from sim.demand.backtest import BacktestOptions, backtest_log
+
+    options = BacktestOptions(horizon=horizon, draws=draws, seed=seed, k=k)
+    with stderr.status(f"backtesting {log} ...") as status:
+        result = backtest_log(
+            log, split, splits, calendar, products, category, top, options, plot,
+            progress=lambda i, n, date: status.update(f"split {i + 1}/{n}: {date} ..."),
+        )  # fmt: skip
+    summary = result.summary()
+    if as_json:
+        emit_json(summary)
+        return
+    table = Table(title="backtest: product x week (market vs naive)", box=box.SIMPLE_HEAD)
+    for header in ("split", "WAPE", "best naive", "its WAPE", "ratio", "bias", "80 %", "95 %",
+                   "total WAPE"):  # fmt: skip
+        table.add_column(header, justify="left" if header in ("split", "best naive") else "right",
+                         no_wrap=True)
+    for row in summary["splits"]:
+        market, best = row["product_period"]["market"], row["best_naive"]
+        table.add_row(
+            row["split"], f"{market['wape']:.3f}", best.replace("mean_last_", "mean "),
+            f"{row['product_period'][best]['wape']:.3f}", f"{row['wape_ratio']:.2f}",
+            f"{market['bias']:+.3f}", f"{market['coverage_80']:.2f}",
+            f"{market['coverage_95']:.2f}", f"{row['total']['market']['wape']:.3f}",
+        )  # fmt: skip
+    stdout.print(table)
+    ratio = summary["wape_ratio"]
+    verdict = "beats" if ratio["max"] < 1 else "loses to" if ratio["min"] > 1 else "ties with"
+    stdout.print(f"The market {verdict} the best naive forecast: WAPE ratio median "
+                 f"{ratio['median']:.2f} (range {ratio['min']:.2f}-{ratio['max']:.2f}) over "
+                 f"{len(summary['splits'])} splits.", highlight=False)  # fmt: skip
 
 
 experiment_app = typer.Typer(

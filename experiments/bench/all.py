@@ -536,6 +536,33 @@ def _verdicts_figures(data: dict[str, Any]) -> list[Figure]:
     return [Figure("verdicts", *row) for row in figure_rows(data)]
 
 
+def _measure_realdata(quick: bool, out: Path) -> dict[str, Any]:
+    return {"backtest": _measure_realdata_backtest(quick)}
+
+
+def _realdata_figures(data: dict[str, Any]) -> list[Figure]:
+    return _realdata_backtest_figures(data["backtest"])
+
+
+def _measure_realdata_backtest(quick: bool) -> dict[str, Any]:
+    from experiments.bench.realdata import bench_backtest
+
+    return bench_backtest(quick)
+
+
+def _realdata_backtest_figures(data: dict[str, Any]) -> list[Figure]:
+    """One row per category x split: product x week WAPE against the best naive forecast's."""
+    return [Figure(
+        "realdata", f"backtest {row['category'].lower()}, split {row['split']}: market WAPE / "
+        f"best naive WAPE; 80 %, 95 % coverage",
+        f"{row['ratio']:.2f} ({row['market_wape']:.3f}); {row['coverage_80']:.2f}, "
+        f"{row['coverage_95']:.2f}",
+        f"{row['best_naive']}: {row['naive_wape']:.3f}", "<= 0.85; [0.75, 0.85], [0.90, 0.98]",
+        row["ratio"] <= 0.85 and 0.75 <= row["coverage_80"] <= 0.85
+        and 0.90 <= row["coverage_95"] <= 0.98,
+    ) for row in data["rows"]]  # fmt: skip
+
+
 GROUPS: dict[str, Group] = {
     group.name: group
     for group in (
@@ -569,6 +596,9 @@ GROUPS: dict[str, Group] = {
               "(experiments.bench.verdicts), ~6 min", _measure_verdicts, _verdicts_figures),
         Group("abtest", "A/B test: A/A false-positive rate and power at the MDE on every "
               "preset (experiments.bench.abtest), ~3 min", _measure_abtest, _abtest_figures),
+        Group("realdata", "The Complete Journey: backtest of 3 categories x 3 splits against "
+              "naive forecasts (experiments.bench.realdata), ~6 min", _measure_realdata,
+              _realdata_figures),
     )
 }  # fmt: skip
 

@@ -109,7 +109,9 @@ def log_from_tables(
     counts = unit_shelf.groupby(level=0).value_counts().rename("lines").reset_index()
     counts.columns = ["product", "list_price", "lines"]
     counts = counts.sort_values(["product", "lines", "list_price"], ascending=[True, False, False])
-    calendar = counts.drop_duplicates("product")[["product", "list_price"]].reset_index(drop=True)
+    calendar = counts.drop_duplicates("product")[["product", "list_price"]]
+    # A product whose commonest shelf price rounds to 0.00 has no usable list price.
+    calendar = calendar.loc[calendar["list_price"] > 0].reset_index(drop=True)
     calendar["date"] = str(pd.Timestamp(log["timestamp"].min()).date())
     return log, product_table, calendar, int((~keep).sum())
 

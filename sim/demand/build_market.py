@@ -33,6 +33,7 @@ from sim.demand.dynamics import fit_churn, fit_competitor
 from sim.demand.fit import DemandFit, fit_demand
 from sim.demand.intent import IntentResult, fit_intent
 from sim.demand.panel import Panel, build_panel, load_segments
+from sim.demand.selection import select_products
 from sim.logs.atomic import write_parquet
 from sim.logs.data import ColumnMapping, ReadOptions, ReadReport, read_transaction_log
 from sim.logs.errors import InputError, describe_path
@@ -59,6 +60,9 @@ from sim.market.exogenous import (
     load_calendar,
     read_truth,
 )
+
+#: Most products one market prices (cells grow as segments x products x periods).
+MAX_MARKET_PRODUCTS = 500
 
 #: Relative increase of reactivation at full ad saturation: the log cannot show it.
 DEFAULT_REACTIVATION_AD_BOOST = 1.0
@@ -152,6 +156,9 @@ def fit_market(
     spec: DemandModelSpec | None = None,
     intent: bool = True,
     progress: Callable[[str], None] | None = None,
+    products: str | Path | None = None,
+    category: str | None = None,
+    top: int | None = None,
 ) -> FittedMarket:
     """Fit a market to a log and write it (see the module docstring).
 
@@ -161,6 +168,9 @@ def fit_market(
     :param columns: which column is which, or every option of the log's reading
         (:class:`sim.logs.options.ReadOptions`).
     :param unit_cost_share: unit cost as a share of list price (a log has no costs).
+    :param products: a product table; with ``category`` and ``top``, what the market prices
+        (:func:`sim.demand.selection.select_products`). A log of more than
+        :data:`MAX_MARKET_PRODUCTS` products needs a choice.
     """
     say = progress or (lambda _: None)
     log_path, out = Path(log_path), Path(out)
@@ -184,6 +194,13 @@ def fit_market(
     exogenous = _calendar(calendar, segments_path)
     say(f"reading {log_path} ...")
     log = read_transaction_log(log_path, columns)
+    log = select_products(log, products, category, top)
+    n_products = int(log.frame["product"].nunique())
+    if n_products > MAX_MARKET_PRODUCTS:
+        raise InputError(
+            f"{describe_path(log_path)}: {n_products:,} products; a market prices at most "
+            f"{MAX_MARKET_PRODUCTS} (choose with --top N, --products FILE or --category NAME)"
+        )
     lap("read")
     panel = build_panel(log, segments, period, exogenous)  # type: ignore[arg-type]
     lap("panel")

@@ -58,7 +58,7 @@ from sim.market import equations as eq
 MAX_INDEX = 50.0
 
 Family = Literal["auto", "poisson", "negative_binomial", "quasi_poisson"]
-Seasonality = Literal["auto", "dummies", "fourier"]
+Seasonality = Literal["auto", "dummies", "fourier", "none"]
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,10 @@ class DemandModelSpec:
     :param family: ``"auto"`` chooses by dispersion (:mod:`sim.demand.dispersion`).
     :param seasonality: ``"dummies"`` (one per period of year), ``"fourier"``
         (``fourier_harmonics`` sine/cosine pairs, plus day-of-week dummies for daily
-        periods); ``"auto"``: dummies for weeks, Fourier for days.
+        periods); ``"none"``: no seasonal term (what a log shorter than two years
+        supports out of sample: a week-of-year dummy fitted on one year is that week's
+        shock, and a week the training data never saw gets the reference level);
+        ``"auto"``: dummies for weeks, Fourier for days.
     :param holdout: last periods held out to measure WAPE (0: none).
     :param reference_smoothing_grid: ``omega`` values profiled, per week.
     :param pantry_decay_grid: ``rho`` values profiled, per week.
@@ -131,6 +134,8 @@ class DemandModelSpec:
     :param cov_type: ``"model"`` (the family's variance, with the chosen dispersion)
         or ``"cluster"`` (sandwich, clustered by segment x period).
     :param profile_rounds: rounds of coordinate-wise profiling of the dynamics.
+    :param effects: the per-segment terms to fit, by coefficient name (:data:`EFFECT_NAMES`);
+        None fits every term the data identify. A term left out is 0 (``"assumed"``).
     """
 
     family: Family = "auto"
@@ -149,8 +154,9 @@ class DemandModelSpec:
     max_ci_width: float = 3.0
     cov_type: Literal["model", "cluster"] = "model"
     profile_rounds: int = 2
+    effects: tuple[str, ...] | None = None
 
-    def seasonality_for(self, period: str) -> Literal["dummies", "fourier"]:
+    def seasonality_for(self, period: str) -> Literal["dummies", "fourier", "none"]:
         if self.seasonality != "auto":
             return self.seasonality
         return "dummies" if period == "week" else "fourier"
@@ -185,7 +191,7 @@ class DemandDesign:
     panel: Panel
     spec: DemandModelSpec
     terms: Terms
-    seasonality: Literal["dummies", "fourier"] = field(init=False)
+    seasonality: Literal["dummies", "fourier", "none"] = field(init=False)
 
     def __post_init__(self) -> None:
         self.seasonality = self.spec.seasonality_for(self.panel.period)
@@ -314,6 +320,8 @@ class DemandDesign:
         """The model formula (patsy syntax) over :meth:`frame`'s columns."""
         if self.seasonality == "dummies":
             season = ["C(season_period)"]
+        elif self.seasonality == "none":
+            season = []
         else:
             season = [f"season_{kind}{h}" for h in range(1, self.spec.fourier_harmonics + 1)
                       for kind in ("sin", "cos")]  # fmt: skip
@@ -376,6 +384,8 @@ class DemandDesign:
                 column = index.get(f"C(season_period)[T.{level}]")
                 if column is not None:
                     loadings[level, column] = 1.0
+            return loadings
+        if self.seasonality == "none":
             return loadings
         angle = 2 * np.pi * k / year
         for h in range(1, self.spec.fourier_harmonics + 1):
@@ -441,6 +451,8 @@ class WorkingMatrix:
 
         if design.seasonality == "dummies":
             dummies(period_of_year, "season_period")
+        elif design.seasonality == "none":
+            pass
         else:
             angle = 2 * np.pi * period_of_year / design.panel.periods_per_year
             for h in range(1, design.spec.fourier_harmonics + 1):
@@ -572,6 +584,14 @@ def identify_terms(panel: Panel, spec: DemandModelSpec) -> tuple[Terms, list[str
     # Pantry stock builds up only from purchases above the baseline rate, which the
     # model attributes to prices and promotions.
     included[6] = included[0] | included[3]
+    if spec.effects is not None:
+        unknown = sorted(set(spec.effects) - set(EFFECT_NAMES))
+        if unknown:
+            raise ValueError(f"unknown effects {unknown}; expected some of {EFFECT_NAMES}")
+        for e, effect in enumerate(EFFECTS):
+            if effect.coefficient not in spec.effects:
+                included[e] = False
+                fixed[e] = spec.prior_elasticity if effect.coefficient == "beta" else 0.0
     for j, product in enumerate(panel.products):
         spread = float(np.std(log_price[:, j, :]))
         if spread < spec.min_price_sd and panel.n_products > 1:

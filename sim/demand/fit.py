@@ -265,6 +265,9 @@ def fit_demand(
         part, _ = working.predictor(everything, used)(trained.coef[used], False)
         predicted = np.exp(working.offset + trained.alpha[working.cell] + part)
         wape = _wape(working.y, predicted, working.segment, ~training, panel.n_segments)
+        notes_naive = _naive_comparison(panel, predicted, holdout)
+        if notes_naive:
+            notes.append(notes_naive)
 
     final, columns = fit_working(working, everything, weights, start=poisson, nb_alpha=nb)
     result, formula = _statsmodels_fit(design, working, check, final, columns, weights)
@@ -285,6 +288,40 @@ def fit_demand(
         deviances=deviances,
         notes=notes,
         warnings=warned,
+    )
+
+
+def _naive_comparison(panel: Panel, predicted: np.ndarray, holdout: int) -> str | None:
+    """A warning when the holdout's WAPE over segment x product x period cells is above the
+    best naive forecast's (each cell's mean of its last 4, 8 or 13 training periods,
+    :mod:`sim.demand.naive`), naming the cells where the model's error exceeds it most;
+    None when the model is at least as good."""
+    from sim.demand.naive import naive_forecasts
+
+    n_seg, n_prod, horizon = panel.units.shape
+    origin = horizon - holdout
+    history = panel.units.reshape(n_seg * n_prod, horizon)
+    actual = history[:, origin:]
+    sold = actual.sum()
+    if sold <= 0:
+        return None
+    model = predicted.reshape(n_seg * n_prod, horizon)[:, origin:]
+    naive = naive_forecasts(history, origin, holdout, panel.periods_per_year)
+    errors = {name: np.abs(f - actual).sum(axis=1) for name, f in naive.items()}
+    best = min(errors, key=lambda name: errors[name].sum())
+    model_error = np.abs(model - actual).sum(axis=1)
+    if model_error.sum() <= errors[best].sum():
+        return None
+    worst = np.argsort(errors[best] - model_error)[:5]
+    cells = ", ".join(
+        f"{panel.segment_names[c // n_prod]} x {panel.products[c % n_prod]}" for c in worst
+        if model_error[c] > errors[best][c]
+    )  # fmt: skip
+    return (
+        f"holdout: the model's WAPE {model_error.sum() / sold:.3f} is worse than the naive "
+        f"forecast {best} ({errors[best].sum() / sold:.3f}) over segment x product x "
+        f"{panel.period} cells; worst cells: {cells} (promosim backtest measures it without "
+        "look-ahead)"
     )
 
 
