@@ -116,6 +116,13 @@ def resamples(units: np.ndarray, n_bootstrap: int, seed: int) -> Iterator[Resamp
             yield Resample(rows, unit[rows], np.repeat(np.arange(drawn.size), lengths))
 
 
+def folds_for(resample: Resample, n_folds: int) -> int:
+    """``n_folds``, or 1 when the resample drew a single distinct unit (a log of few
+    episodes drawn twice over): nothing is left out to cross-fit on, so that replicate
+    fits and predicts on the same rows rather than aborting the whole interval."""
+    return n_folds if np.unique(resample.groups).size >= 2 else 1
+
+
 def take(logs: LoggedDecisions, resample: Resample) -> LoggedDecisions:
     """The resampled log; on an episodic log each drawn copy is an episode of its own."""
     rows = resample.rows
@@ -200,7 +207,11 @@ def refit_bandit(
     for b, resample in enumerate(resamples(units, count, seed)):
         sub = take(logs, resample)
         q_hat = cross_fit_reward_model(
-            sub, model=model, n_folds=n_folds, seed=seed, groups=resample.groups
+            sub,
+            model=model,
+            n_folds=folds_for(resample, n_folds),
+            seed=seed,
+            groups=resample.groups,
         )
         for t, target in enumerate(targets):
             inputs = BanditInputs(sub, target[resample.rows], q_hat)
@@ -244,7 +255,7 @@ def refit_sequential(
                 target[resample.rows],
                 gamma=gamma,
                 q_model=model,
-                n_folds=n_folds,
+                n_folds=folds_for(resample, n_folds),
                 seed=seed,
                 groups=resample.groups,
             )

@@ -228,3 +228,16 @@ def test_validation_rows_show_coverage_with_its_exact_interval() -> None:
     low, high = exact_interval(18, 20)
     assert f"CI coverage 18/20 (exact 95 % CI [{low:.0%}, {high:.0%}])" in row.measured
     assert row.target == "error <= 5 %" and row.met is True
+
+
+def test_a_log_of_two_episodes_gets_a_refit_interval_though_resamples_repeat_one() -> None:
+    """With two episodes half the resamples draw one episode twice: nothing is left out to
+    cross-fit on, and such a replicate fits in-sample instead of aborting the interval."""
+    from experiments.bench.ope_coverage import EpisodicBandit
+
+    logs, target = EpisodicBandit().sample(2, seed=0)
+    assert np.unique(logs.episode).size == 2
+    (dr,) = evaluate_sequential(
+        logs, target, [SEQUENTIAL_ESTIMATORS["dr"]()], q_model="linear", n_bootstrap=20
+    )
+    assert dr.interval == REFIT_T and np.isfinite([dr.ci_low, dr.ci_high]).all()
