@@ -736,6 +736,7 @@ def render_demand(summary: dict[str, Any]) -> None:
 
 @app.command("backtest")
 @reports_input_errors
+@reads_logs
 def backtest_command(
     log: Annotated[Path, typer.Argument(help="Transaction log: CSV, TSV, whitespace or Parquet.")],
     split: Annotated[
@@ -756,6 +757,7 @@ def backtest_command(
     plot: Annotated[Path | None, typer.Option("--plot", help="PNG of actual vs market.")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     as_json: JsonFlag = False,
+    reading: ReadOptions | None = None,
 ) -> None:
     """Backtest the market on held-out weeks against naive forecasts (no look-ahead)."""
     from sim.demand.backtest import BacktestOptions, backtest_log
@@ -763,7 +765,7 @@ def backtest_command(
     options = BacktestOptions(horizon=horizon, draws=draws, seed=seed, k=k)
     with stderr.status(f"backtesting {log} ...") as status:
         result = backtest_log(
-            log, split, splits, calendar, products, category, top, options, plot,
+            log, split, splits, calendar, products, category, top, options, plot, reading,
             progress=lambda i, n, date: status.update(f"split {i + 1}/{n}: {date} ..."),
         )  # fmt: skip
     summary = result.summary()

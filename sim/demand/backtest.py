@@ -48,6 +48,7 @@ from sim.demand.naive import naive_forecasts
 from sim.demand.panel import PERIOD_DAYS, PERIODS_PER_YEAR, Panel, SegmentAssignment, build_panel
 from sim.logs.data import TransactionLog
 from sim.logs.errors import InputError
+from sim.logs.options import ColumnMapping, ReadOptions
 from sim.market.config import MarketConfig
 from sim.market.exogenous import Calendar
 from sim.profiles.segments import build_profile
@@ -466,18 +467,18 @@ def backtest_log(
     top: int | None = None,
     options: BacktestOptions | None = None,
     plot: str | Path | None = None,
-    columns: Any = None,
+    columns: ColumnMapping | ReadOptions | None = None,
     progress: Any = None,
 ) -> BacktestResult:
     """``promosim backtest``: read the log, keep the chosen products
     (:func:`sim.demand.selection.select_products`), backtest at the given split dates
     or at ``n_splits`` rolling origins (:func:`rolling_splits`), and plot when asked."""
     from sim.demand.selection import select_products
-    from sim.logs.data import ColumnMapping, read_transaction_log
+    from sim.logs.data import read_transaction_log
     from sim.market.exogenous import load_calendar
 
     options = options or BacktestOptions()
-    log = read_transaction_log(log_path, columns or ColumnMapping())
+    log = read_transaction_log(log_path, columns)
     log = select_products(log, products, category, top)
     dates = list(splits or [])
     if n_splits:

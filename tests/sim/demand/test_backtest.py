@@ -144,3 +144,22 @@ def test_fit_holdout_warns_naming_the_cells_where_naive_forecasts_win():
     warning = _naive_comparison(panel, bad.ravel(), holdout=4)
     assert "Loyal x milk" in warning and "eggs" not in warning
     assert "WAPE 0.667" in warning  # 4 weeks x |9 - 5| / (4 x 5 + 4 x 1)
+
+
+def test_backtest_reads_the_log_with_the_readers_options(synthetic_log, tmp_path):
+    """`promosim backtest` takes the reader's options like every command that reads a log: a
+    semicolon file with decimal commas reads, and a misnamed column is one line, exit 2."""
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    semicolons = tmp_path / "log.csv"
+    frame = pd.read_csv(synthetic_log)
+    frame.to_csv(semicolons, sep=";", decimal=",", index=False)
+    runner = CliRunner()
+    wrong = runner.invoke(app, ["backtest", str(semicolons), "--quantity-col", "qtyy"])
+    assert wrong.exit_code == 2 and len(wrong.stderr.strip().splitlines()) == 1
+    assert "qtyy" in wrong.stderr
+    read = runner.invoke(app, ["backtest", str(semicolons), "--sep", ";", "--decimal", ",",
+                               "--splits", "1", "--horizon", "4", "--draws", "40", "--json"])  # fmt: skip
+    assert read.exit_code == 0, read.output
