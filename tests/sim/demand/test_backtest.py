@@ -160,6 +160,6 @@ def test_backtest_reads_the_log_with_the_readers_options(synthetic_log, tmp_path
     wrong = runner.invoke(app, ["backtest", str(semicolons), "--quantity-col", "qtyy"])
     assert wrong.exit_code == 2 and len(wrong.stderr.strip().splitlines()) == 1
     assert "qtyy" in wrong.stderr
-    read = runner.invoke(app, ["backtest", str(semicolons), "--sep", ";", "--decimal", ",",
-                               "--splits", "1", "--horizon", "4", "--draws", "40", "--json"])  # fmt: skip
+    options = ["--sep", ";", "--decimal", ",", "--splits", "1", "--horizon", "4", "--draws", "40"]
+    read = runner.invoke(app, ["backtest", str(semicolons), *options, "--json"])
     assert read.exit_code == 0, read.output
