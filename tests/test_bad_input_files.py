@@ -667,7 +667,7 @@ DECISIONS_CSV_CASES: dict[str, Bad] = {
     ),
     "NaN reward": Bad(
         with_bytes("decisions.csv", decisions_csv_with("reward", "NaN")),
-        "line 7: reward in column 'reward' is missing",
+        "line 7: reward 'NaN' in column 'reward' is not a number",
     ),
     "inf propensity": Bad(
         with_bytes("decisions.csv", decisions_csv_with("propensity", "inf")),
@@ -727,7 +727,7 @@ DECISIONS_PARQUET_CASES: dict[str, Bad] = {
         "decisions.parquet",
         {
             "0-byte file": "is empty, 0 bytes",
-            "binary file": "is not a readable Parquet file",
+            "binary file": "is not a Parquet file",
             "directory": "is a directory",
             "missing file": "no such file",
         },
