@@ -1117,16 +1117,18 @@ def verdict(summary_row: pd.Series | Mapping[str, object], optimum: str = "the D
             *context,
         ])  # fmt: skip
     if p_value < alpha:
+        # The interval is the one comparison's; only Holm's p allows for the others, so the
+        # sentence says which of the two each number is.
         reason = (
-            f"the {interval} excludes zero ({test}, {_p_text(p_value, alpha)}), but not once "
-            f"the {k} challengers compared are allowed for (Holm-adjusted "
-            f"{_p_text(p_holm, alpha)})"
+            f"and taken alone its {interval} excludes zero ({test}, "
+            f"{_p_text(p_value, alpha)}), but not once the {k} challengers compared are "
+            f"allowed for (Holm-adjusted {_p_text(p_holm, alpha)})"
         )
     else:
-        reason = f"the {interval} includes zero ({test}, {_p_text(p_value, alpha)})"
+        reason = f"but the {interval} includes zero ({test}, {_p_text(p_value, alpha)})"
     headline = (
         f"{agent} showed no reliable difference from {against}{where}: it earned {change} "
-        f"on average, but {reason}."
+        f"on average, {reason}."
     )
     return " ".join([headline, *_power_sentences(row, n), *context])
 

@@ -637,7 +637,9 @@ def test_a_verdict_significant_alone_but_not_after_holm_is_not_reliable() -> Non
     row["p_holm"], row["n_compared"] = 0.2, 3  # as if two more challengers had been run
     text = verdict(row)
     assert "thompson showed no reliable difference" in text
-    assert "excludes zero" in text and "not once the 3 challengers compared are allowed for" in text
+    assert "on average, and taken alone its 95 % CI" in text and "excludes zero" in text
+    assert "but not once the 3 challengers compared are allowed for" in text
+    assert text.count(" but ") == 1  # one contrast per sentence
 
 
 def test_verdict_names_another_baseline_and_the_baseline_itself() -> None:
