@@ -915,19 +915,10 @@ def experiment_compare(
     if as_json:
         emit_json(table.to_dict(orient="records"))
         return
-    view = Table(title=f"against {table['baseline'].iloc[0]}" if len(table) else "no comparisons",
-                 box=box.SIMPLE_HEAD)  # fmt: skip
-    for column in ("scenario", "agent", "seeds", "mean profit", "difference", "%", "95 % CI (%)",
-                   "p (t)", "P(improve)"):  # fmt: skip
-        view.add_column(column)
-    for row in table.itertuples():
-        view.add_row(
-            str(row.scenario), str(row.agent), str(row.n_pairs), f"{row.mean:,.0f}",
-            f"{row.diff:+,.0f}", f"{row.diff_pct:+.1f}",
-            f"[{row.diff_pct_t_low:+.1f}, {row.diff_pct_t_high:+.1f}]", f"{row.p_ttest:.3g}",
-            f"{row.prob_improvement:.2f}",
-        )  # fmt: skip
-    stdout.print(view)
+    from experiments.compare_view import comparison_tables
+
+    for view in comparison_tables(table):
+        stdout.print(view)
 
 
 class _LogsFirstGroup(TyperGroup):

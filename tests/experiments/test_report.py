@@ -117,3 +117,23 @@ def test_verdicts_name_the_oracle_the_runs_were_scored_against():
     assert optimum_name(pd.DataFrame({"oracle": ["dp", "dp"]})) == "the DP optimum"
     assert optimum_name(pd.DataFrame({"oracle": ["best-fixed"]})) == "the best fixed action"
     assert "where it applies" in optimum_name(pd.DataFrame({"oracle": ["dp", "best-fixed"]}))
+
+
+def test_the_compare_view_fits_80_columns_with_nothing_cut(experiment_dir):
+    """Every header and value of `experiment compare` shows in full on an 80-column terminal,
+    and the title states the base of the % (the baseline's mean profit)."""
+    from rich.console import Console
+
+    from experiments.compare_view import HEADERS, comparison_tables
+
+    table = comparison(experiment_dir, None)
+    console = Console(width=80, record=True, color_system=None)
+    for view in comparison_tables(table):
+        console.print(view)
+    text = console.export_text()
+    assert "…" not in text and all(header in text for header in HEADERS)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    for row in table.itertuples():
+        assert f"{row.diff_pct:+.1f}" in text and str(row.agent) in text
+    base = table.iloc[0]["mean"] - table.iloc[0]["diff"]
+    assert f"mean profit {base:,.0f}" in text
