@@ -144,8 +144,10 @@ class MarketEnv(gym.Env[np.ndarray, np.ndarray]):
     The reward is the sum over cohorts; ``info["cohort_profit"]`` has each cohort's,
     ``info["cohort_action"]`` the applied actions; the observation pools the cohorts.
 
-    **Episode end.** Truncated after ``horizon`` periods (registration sets
-    ``max_episode_steps`` to the same). Never terminates early.
+    **Episode end.** Truncated after ``horizon`` periods: the one time limit. The task ids
+    are registered without ``max_episode_steps``, so ``gym.make(id, horizon=100)`` and
+    ``gym.make_vec(id, ..., horizon=100)`` run 100 periods (a ``TimeLimit`` of 52 used to cut
+    them short). Never terminates early.
 
     **Info.** ``profit``, and per segment: ``revenue``, ``units``, ``margin``,
     ``ad_spend``, ``promotion_cost`` (arrays of length S); ``product_units``: units
@@ -887,7 +889,7 @@ def register_tasks() -> None:
             id=env_id,
             entry_point="sim.tasks.env:MarketEnv",
             vector_entry_point="sim.tasks.vector_env:MarketVectorEnv",
-            max_episode_steps=DEFAULT_HORIZON,
+            # No max_episode_steps: the env's ``horizon`` is the time limit (class docstring).
             kwargs={"task": task},
         )
 

@@ -40,8 +40,8 @@ class MarketVectorEnv(VectorEnv):
 
     :param num_envs: number of markets M.
     :param market, task, action_style, horizon, guardrails, grid: as for :class:`MarketEnv`.
-    :param max_episode_steps: the registered time limit (``gymnasium.make_vec``); wins over
-        ``horizon`` when given.
+    :param max_episode_steps: a time limit passed to ``gymnasium.make_vec`` (the task ids
+        register none: ``horizon`` is the time limit); wins over ``horizon`` when given.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
@@ -57,7 +57,7 @@ class MarketVectorEnv(VectorEnv):
         grid: ActionGrid | None = None,
         max_episode_steps: int | None = None,
     ) -> None:
-        # gymnasium.make_vec passes the registered time limit as max_episode_steps.
+        # gymnasium.make_vec passes max_episode_steps only when the caller gives one.
         horizon = int(max_episode_steps or horizon)
         # One single env holds the task's spaces, action tables and margin floor.
         self.template = MarketEnv(market, task, action_style, horizon, guardrails, grid)

@@ -47,6 +47,25 @@ def test_episode_is_truncated_at_the_horizon():
     assert flags == [False, False, False, False, True]
 
 
+@pytest.mark.parametrize("horizon", [5, 100])
+def test_the_horizon_is_the_one_time_limit_through_make_and_make_vec(horizon):
+    """gym.make and gym.make_vec run ``horizon`` periods, longer or shorter than a year:
+    no registered TimeLimit of 52 cuts them short (the env owns the time limit)."""
+    env = gym.make("promosim/Pricing-v0", horizon=horizon)
+    env.reset(seed=0)
+    steps = 1
+    while not env.step(env.action_space.sample())[3]:
+        steps += 1
+    assert steps == horizon
+    vector = gym.make_vec("promosim/Pricing-v0", num_envs=2, horizon=horizon,
+                          vectorization_mode="vector_entry_point")  # fmt: skip
+    vector.reset(seed=0)
+    steps = 1
+    while not vector.step(vector.action_space.sample())[3].any():
+        steps += 1
+    assert steps == horizon
+
+
 def test_info_breaks_profit_down_by_segment():
     env = MarketEnv(task="joint")
     env.reset(seed=0)
