@@ -402,6 +402,25 @@ class LoggedDecisions:
     def n_rows(self) -> int:
         return int(self.reward.size)
 
+    def select(self, rows: np.ndarray, episode: np.ndarray | None = None) -> LoggedDecisions:
+        """The log's ``rows`` (a boolean mask or row indices, repeats allowed) as a new log;
+        ``episode`` relabels the selected rows' episodes (a bootstrap's drawn copies)."""
+
+        def pick(values: np.ndarray | None) -> np.ndarray | None:
+            return None if values is None else values[rows]
+
+        return LoggedDecisions(
+            context=self.context[rows],
+            action=self.action[rows],
+            reward=self.reward[rows],
+            propensity=self.propensity[rows],
+            n_actions=self.n_actions,
+            position=pick(self.position),
+            episode=pick(self.episode) if episode is None else episode,
+            step=pick(self.step),
+            context_names=self.context_names,
+        )
+
     @property
     def is_sequential(self) -> bool:
         """Whether the log has episode and step columns."""

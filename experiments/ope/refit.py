@@ -125,22 +125,7 @@ def folds_for(resample: Resample, n_folds: int) -> int:
 
 def take(logs: LoggedDecisions, resample: Resample) -> LoggedDecisions:
     """The resampled log; on an episodic log each drawn copy is an episode of its own."""
-    rows = resample.rows
-
-    def pick(values: np.ndarray | None) -> np.ndarray | None:
-        return None if values is None else values[rows]
-
-    return LoggedDecisions(
-        context=logs.context[rows],
-        action=logs.action[rows],
-        reward=logs.reward[rows],
-        propensity=logs.propensity[rows],
-        n_actions=logs.n_actions,
-        position=pick(logs.position),
-        episode=None if logs.episode is None else resample.copy,
-        step=pick(logs.step),
-        context_names=logs.context_names,
-    )
+    return logs.select(resample.rows, None if logs.episode is None else resample.copy)
 
 
 def with_refit_interval(estimate: Estimate, replicates: np.ndarray, model: str) -> Estimate:

@@ -375,21 +375,7 @@ def complete_episodes(logs: LoggedDecisions, horizon: int | None) -> np.ndarray:
 
 def subset(logs: LoggedDecisions, rows: np.ndarray) -> LoggedDecisions:
     """The log's ``rows`` (a boolean mask) as a new log."""
-
-    def pick(values: np.ndarray | None) -> np.ndarray | None:
-        return None if values is None else values[rows]
-
-    return LoggedDecisions(
-        context=logs.context[rows],
-        action=logs.action[rows],
-        reward=logs.reward[rows],
-        propensity=logs.propensity[rows],
-        n_actions=logs.n_actions,
-        position=pick(logs.position),
-        episode=pick(logs.episode),
-        step=pick(logs.step),
-        context_names=logs.context_names,
-    )
+    return logs.select(rows)
 
 
 def per_decision(estimate: Estimate, horizon: int) -> Estimate:
